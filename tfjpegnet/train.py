@@ -1,0 +1,139 @@
+"""Train Modify-Net (and JPEG-Net) in stages, as Nagasaki et al. Sec. 3.2 describe.
+
+Stage 1 fits JPEG-Net to real OpenCV JPEG on 8x8 blocks of the training patches, then
+fits Modify-Net through the frozen JPEG-Net. Each later stage refits JPEG-Net on the
+original patches AND on the current Modify-Net's outputs (rounded to 8 bits, real JPEG
+as the target), then fits Modify-Net again. With ``--proxy analytic`` JPEG-Net is
+replaced by an exact differentiable model of JPEG and the loss may add a rate term.
+
+Everything a run produces is in one directory: config.json, checkpoints/, logs/
+(TensorBoard), history.json and stageK/{jpeg_net,modify_net}.keras. Rerunning the same
+command resumes where it stopped.
+"""
+
+import argparse
+import json
+import math
+import os
+
+from tfjpegnet import codec, data
+from tfjpegnet.errors import UserError
+from tfjpegnet.files import write_json
+from tfjpegnet.presets import PRESETS, resolve_config
+
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or Inf; the last good checkpoint is left intact."""
+
+
+def add_arguments(parser):
+    """Register the ``train`` flags on an argparse parser."""
+    parser.add_argument("--quality", type=codec.check_quality, default=15, help="JPEG quality 1..100")
+    parser.add_argument("--data-dir", help="folder of training/test images (default: download Kodak)")
+    parser.add_argument("--kodak-url", default=data.KODAK_URL, help="where to download Kodak from")
+    parser.add_argument("--test-images", default=",".join(data.KODAK_TEST),
+                        help="comma-separated test image names, or a count of last images")
+    parser.add_argument("--out", help="run directory (default runs/q{quality})")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu", help="training schedule")
+    parser.add_argument("--stages", type=_positive_int, help="number of stages (preset: 3)")
+    parser.add_argument("--proxy", choices=("jpegnet", "analytic"), help="what stands in for JPEG")
+    parser.add_argument("--epochs-jpeg", type=_nonneg_int, help="JPEG-Net epochs per stage")
+    parser.add_argument("--epochs-modify", type=_nonneg_int, help="Modify-Net epochs per stage")
+    parser.add_argument("--batch-jpeg", type=_positive_int, help="JPEG-Net batch (8x8 blocks)")
+    parser.add_argument("--batch-modify", type=_positive_int, help="Modify-Net batch (64x64 patches)")
+    parser.add_argument("--optimizer", choices=("sgd", "adam"), help="optimizer for both networks")
+    parser.add_argument("--lr-jpeg", type=_positive_float, help="JPEG-Net learning rate")
+    parser.add_argument("--lr-modify", type=_positive_float, help="Modify-Net learning rate")
+    parser.add_argument("--lr-decay-epochs", type=_nonneg_int,
+                        help="divide the learning rate by 10 every N epochs (0: never)")
+    parser.add_argument("--clipvalue", type=_nonneg_float,
+                        help="clip each gradient element to +-V (0: off)")
+    parser.add_argument("--depth", type=_positive_int, help="Modify-Net conv layers")
+    parser.add_argument("--filters", type=_positive_int, help="Modify-Net filters per layer")
+    parser.add_argument("--patch-size", type=_positive_int, help="training patch size (multiple of 16)")
+    parser.add_argument("--max-patches", type=_nonneg_int,
+                        help="use at most N training patches (0: all)")
+    parser.add_argument("--rate-weight", type=_nonneg_float, help="weight of the rate term (analytic proxy)")
+    parser.add_argument("--distortion", help="distortion terms, '+'-joined: decoded, proximity, ssim")
+    parser.add_argument("--precision", choices=("mixed_bfloat16", "float32"), help="compute precision")
+    parser.add_argument("--strategy", choices=STRATEGIES, default="default",
+                        help="tf.distribute strategy (multiworker reads TF_CONFIG)")
+    parser.add_argument("--checkpoint-every", type=_positive_int,
+                        help="also checkpoint every N steps inside an epoch")
+    parser.add_argument("--seed", type=int, default=0, help="seed for init, data order and augmentation")
+
+
+def _typed(cast, check, what):
+    def parse(text):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not check(value):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+    return parse
+
+
+_positive_int = _typed(int, lambda v: v > 0, "a positive integer")
+_nonneg_int = _typed(int, lambda v: v >= 0, "an integer >= 0")
+_positive_float = _typed(float, lambda v: v > 0 and math.isfinite(v), "a positive number")
+_nonneg_float = _typed(float, lambda v: v >= 0 and math.isfinite(v), "a number >= 0")
+
+
+def run(args):
+    """Run (or resume) training from parsed CLI ``args``; returns the exit code."""
+    config = resolve_config({k: v for k, v in vars(args).items() if k not in ("module", "command")})
+    out = config["out"]
+    try:
+        os.makedirs(out, exist_ok=True)
+        probe = os.path.join(out, ".write-test")
+        with open(probe, "w"):
+            pass
+        os.remove(probe)
+    except OSError as err:
+        raise UserError(f"run directory {out!r} is not writable ({err.strerror})") from None
+    train_paths, test_paths = _image_split(config)
+    config["train_images"], config["test_images"] = train_paths, test_paths
+    _check_resume(out, config)
+    write_json(os.path.join(out, "config.json"), config)
+
+    # Import the TF-heavy trainer only when a run really starts (keeps --help fast).
+    from tfjpegnet.trainer import StageTrainer
+    try:
+        summary = StageTrainer(config).fit()
+    except TrainingDiverged as err:
+        print(f"tfjpegnet train: {err}")
+        return 3
+    print(summary)
+    return 0
+
+
+def _image_split(config):
+    if config["data_dir"]:
+        paths = data.find_images(config["data_dir"])
+    else:
+        paths = data.kodak_paths(config["kodak_url"])
+    test = config["test_images"]
+    test = int(test) if str(test).isdigit() else tuple(t.strip() for t in str(test).split(",") if t.strip())
+    return data.split_images(paths, test)
+
+
+_RESUME_KEYS = ("quality", "proxy", "stages", "depth", "filters", "patch_size", "train_images",
+                "test_images", "rate_weight", "distortion", "seed", "batch_modify", "batch_jpeg",
+                "epochs_jpeg", "epochs_modify", "optimizer")
+
+
+def _check_resume(out, config):
+    """Refuse to resume a run directory whose saved config differs in what matters."""
+    path = os.path.join(out, "config.json")
+    if not os.path.exists(path):
+        return
+    with open(path) as handle:
+        saved = json.load(handle)
+    diff = [k for k in _RESUME_KEYS if k in saved and saved[k] != config[k]]
+    if diff:
+        raise UserError(f"{out} holds a run with different {', '.join(diff)}; "
+                        "use another --out or delete that directory")
