@@ -19,6 +19,16 @@ COMMANDS = {
 }
 
 
+def quality_arg(text):
+    """argparse ``type=`` for a JPEG quality: int in 1..100, with a clear message otherwise."""
+    from tfjpegnet.codec import check_quality
+
+    try:
+        return check_quality(text)
+    except UserError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def build_parser():
     """Return the top-level argparse parser with every subcommand registered."""
     parser = argparse.ArgumentParser(prog="tfjpegnet", description=__doc__.splitlines()[0])

@@ -7,3 +7,7 @@ and keeps its traceback.
 
 class UserError(ValueError):
     """A problem with the user's input; the message says what and where."""
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or Inf; the last good checkpoint is left intact."""

@@ -11,7 +11,7 @@ PRESETS = {
                   batch_modify=64, optimizer="sgd", lr_jpeg=0.1, lr_modify=0.1, lr_decay_epochs=10,
                   clipvalue=0.1, depth=20, filters=64, patch_size=64, max_patches=0, rate_weight=0.0,
                   distortion="decoded", precision="mixed_bfloat16", checkpoint_every=200),
-    "cpu": dict(stages=3, proxy="jpegnet", epochs_jpeg=2, epochs_modify=2, batch_jpeg=256,
+    "cpu": dict(stages=3, proxy="jpegnet", epochs_jpeg=2, epochs_modify=1, batch_jpeg=256,
                 batch_modify=32, optimizer="adam", lr_jpeg=1e-3, lr_modify=1e-4, lr_decay_epochs=0,
                 clipvalue=0.0, depth=20, filters=64, patch_size=64, max_patches=0, rate_weight=0.0,
                 distortion="decoded", precision="mixed_bfloat16", checkpoint_every=100),

@@ -16,21 +16,19 @@ import json
 import math
 import os
 
-from tfjpegnet import codec, data
-from tfjpegnet.errors import UserError
+from tfjpegnet import data
+from tfjpegnet.cli import quality_arg
+from tfjpegnet.errors import TrainingDiverged, UserError
 from tfjpegnet.files import write_json
 from tfjpegnet.presets import PRESETS, resolve_config
+from tfjpegnet.trainer import StageTrainer
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
 
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or Inf; the last good checkpoint is left intact."""
-
-
 def add_arguments(parser):
     """Register the ``train`` flags on an argparse parser."""
-    parser.add_argument("--quality", type=codec.check_quality, default=15, help="JPEG quality 1..100")
+    parser.add_argument("--quality", type=quality_arg, default=15, help="JPEG quality 1..100")
     parser.add_argument("--data-dir", help="folder of training/test images (default: download Kodak)")
     parser.add_argument("--kodak-url", default=data.KODAK_URL, help="where to download Kodak from")
     parser.add_argument("--test-images", default=",".join(data.KODAK_TEST),
@@ -83,8 +81,12 @@ _positive_float = _typed(float, lambda v: v > 0 and math.isfinite(v), "a positiv
 _nonneg_float = _typed(float, lambda v: v >= 0 and math.isfinite(v), "a number >= 0")
 
 
-def run(args):
-    """Run (or resume) training from parsed CLI ``args``; returns the exit code."""
+def prepare_config(args):
+    """Resolve parsed CLI ``args`` into a run config, check it, and write config.json.
+
+    Returns the config dict (preset merged with flags, ``train_images`` and
+    ``test_images`` filled in). Raises UserError for anything the user must fix.
+    """
     config = resolve_config({k: v for k, v in vars(args).items() if k not in ("module", "command")})
     out = config["out"]
     try:
@@ -95,13 +97,15 @@ def run(args):
         os.remove(probe)
     except OSError as err:
         raise UserError(f"run directory {out!r} is not writable ({err.strerror})") from None
-    train_paths, test_paths = _image_split(config)
-    config["train_images"], config["test_images"] = train_paths, test_paths
+    config["train_images"], config["test_images"] = _image_split(config)
     _check_resume(out, config)
     write_json(os.path.join(out, "config.json"), config)
+    return config
 
-    # Import the TF-heavy trainer only when a run really starts (keeps --help fast).
-    from tfjpegnet.trainer import StageTrainer
+
+def run(args):
+    """Run (or resume) training from parsed CLI ``args``; returns the exit code."""
+    config = prepare_config(args)
     try:
         summary = StageTrainer(config).fit()
     except TrainingDiverged as err:

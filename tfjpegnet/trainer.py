@@ -19,7 +19,7 @@ import tensorflow as tf
 from tfjpegnet import codec, color, data, models
 from tfjpegnet.files import atomic_path, write_json
 from tfjpegnet.objectives import ModifyObjective
-from tfjpegnet.train import TrainingDiverged
+from tfjpegnet.errors import TrainingDiverged
 
 JPEG_PHASE, MODIFY_PHASE = 0, 1
 PHASE_NAMES = {JPEG_PHASE: "jpeg_net", MODIFY_PHASE: "modify_net"}
@@ -28,7 +28,9 @@ PHASE_NAMES = {JPEG_PHASE: "jpeg_net", MODIFY_PHASE: "modify_net"}
 def make_strategy(name):
     """Return the tf.distribute strategy called ``name`` (default|mirrored|multiworker)."""
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        # All GPUs; on a CPU-only machine, every logical CPU device (1 unless configured).
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
     if name == "multiworker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
@@ -266,8 +268,7 @@ class StageTrainer:
     def fit(self):
         """Run or resume all stages; returns a one-line summary string."""
         start = time.time()
-        if self.manager.latest_checkpoint:
-            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        if self._restore():
             stage, phase, epoch, step = (int(v) for v in self.position.numpy())
             print(f"Resuming {self.out} at stage {stage}, {PHASE_NAMES[phase]}, epoch {epoch + 1}, "
                   f"step {step}")
@@ -288,6 +289,16 @@ class StageTrainer:
                          f"{r['test_bpp']:.3f} vs {r['test_bpp_plain']:.3f} bpp")
         return (f"Done: {stages} stage(s) at Q{self.config['quality']} in {minutes:.1f} min this session"
                 f" ({'; '.join(parts)}). Models in {self.out}/stage*/")
+
+    def _restore(self):
+        """Restore the newest readable checkpoint (newest first); returns its path or None."""
+        for path in reversed(self.manager.checkpoints):
+            try:
+                self.checkpoint.restore(path).assert_existing_objects_matched()
+                return path
+            except (tf.errors.OpError, ValueError, AssertionError, IndexError) as err:
+                print(f"warning: checkpoint {path} is unreadable ({type(err).__name__}); trying an older one")
+        return None
 
     def _advance(self, stage, phase):
         phases = self._phases()
