@@ -95,3 +95,20 @@ def test_mirrored_strategy_over_two_cpus_matches_single_device(tmp_path, tiny_da
                              os.fspath(tmp_path / "run-")], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "same loss" in result.stdout
+
+
+def test_analytic_proxy_with_rate_weight_lowers_estimated_bits(tmp_path, tiny_data_dir):
+    from tfjpegnet import color, rate
+    config = smoke_config(tmp_path, tiny_data_dir, "--proxy", "analytic", "--rate-weight", "0.5",
+                          "--distortion", "proximity+ssim", "--lr-modify", "1e-3")
+    assert config["stages"] == 1
+    trainer = StageTrainer(config)
+    assert trainer.jpeg_net is None
+    x = tf.constant(trainer.modify_inputs[:16], tf.float32) / 255.0
+    before = float(tf.reduce_mean(rate.estimate_bpp(x, 15)))
+    step = trainer.modify_step_fn(trainer.optimizers[1, MODIFY_PHASE])
+    for (batch,) in batches((trainer.modify_inputs,), 8, seed=0).repeat(3).take(10):
+        assert np.isfinite(float(step(batch)))
+    edited = color.ycrcb_to_rgb(trainer.modify_net(color.rgb_to_ycrcb(x)))
+    after = float(tf.reduce_mean(rate.estimate_bpp(tf.clip_by_value(edited, 0.0, 1.0), 15)))
+    assert after < before

@@ -16,6 +16,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 COMMANDS = {
     "train": ("tfjpegnet.train", "train Modify-Net (and JPEG-Net) in stages"),
+    "fidelity": ("tfjpegnet.fidelity", "fidelity of the JPEG proxy (and JPEG-Net) to real OpenCV JPEG"),
+    "evaluate": ("tfjpegnet.evaluate", "measure pre-edited vs plain JPEG: tables, RD curves, BD-rate, figures"),
 }
 
 

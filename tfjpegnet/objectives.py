@@ -2,24 +2,61 @@
 
 ``proxy="jpegnet"`` (the paper): MSE between the frozen JPEG-Net's output on the 8x8
 blocks of the edited image, reassembled, and the original.
+
+``proxy="analytic"``: the edited image goes through an exact differentiable model of
+OpenCV's JPEG (:mod:`tfjpegnet.jpeg_proxy`); the loss is a sum of the chosen
+distortion terms plus ``rate_weight`` x the estimated bits per pixel
+(:mod:`tfjpegnet.rate`), in the spirit of Talebi et al. 2021 ("Better Compression
+with Deep Pre-Editing"):
+
+- ``decoded``: MSE(JPEG(edited), original), RGB in [0, 1];
+- ``proximity``: MSE(edited, original), RGB in [0, 1];
+- ``ssim``: ``ssim_weight`` x (1 - SSIM(JPEG(edited), original)).
 """
 
 import tensorflow as tf
 
-from tfjpegnet import models
+from tfjpegnet import color, jpeg_proxy, models, rate
 
 
 class ModifyObjective:
     """Callable (x, edited) -> per-example loss, float32 [batch].
 
     x, edited: float32 YCrCb [batch, h, w, 3] in [0, 1] (edited is not clipped);
-    h and w are multiples of 16.
+    h and w are multiples of 16. ``config`` supplies proxy, quality, distortion,
+    rate_weight, ssim_weight and rounding; ``jpeg_net`` is needed for the paper's proxy.
     """
 
     def __init__(self, config, jpeg_net=None):
         self.jpeg_net = jpeg_net
+        self.quality = config["quality"]
+        self.terms = config["distortion"].split("+")
+        self.rate_weight = config["rate_weight"]
+        self.ssim_weight = config["ssim_weight"]
+        self.rounding = config["rounding"]
+        self.analytic = config["proxy"] == "analytic"
 
     def __call__(self, x, edited):
+        if not self.analytic:
+            return self.jpegnet_loss(x, edited)
+        original = color.ycrcb_to_rgb(x)
+        edited_rgb = color.ycrcb_to_rgb(edited)
+        loss = tf.zeros(tf.shape(x)[:1])
+        if "decoded" in self.terms or "ssim" in self.terms:
+            decoded = jpeg_proxy.jpeg(edited_rgb, self.quality, self.rounding)
+        if "decoded" in self.terms:
+            loss += tf.reduce_mean(tf.square(decoded - original), axis=[1, 2, 3])
+        if "proximity" in self.terms:
+            loss += tf.reduce_mean(tf.square(edited_rgb - original), axis=[1, 2, 3])
+        if "ssim" in self.terms:
+            ssim = tf.image.ssim(decoded, tf.clip_by_value(original, 0.0, 1.0), max_val=1.0)
+            loss += self.ssim_weight * (1.0 - ssim)
+        if self.rate_weight:
+            loss += self.rate_weight * rate.estimate_bpp(edited_rgb, self.quality)
+        return loss
+
+    def jpegnet_loss(self, x, edited):
+        """The paper's loss: MSE(JPEG-Net(blocks(edited)) reassembled, x), YCrCb."""
         height, width = tf.shape(x)[1], tf.shape(x)[2]
         decoded = models.from_blocks(
             tf.cast(self.jpeg_net(models.to_blocks(edited), training=False), tf.float32), height, width)

@@ -10,15 +10,15 @@ PRESETS = {
     "paper": dict(stages=3, proxy="jpegnet", epochs_jpeg=50, epochs_modify=50, batch_jpeg=64,
                   batch_modify=64, optimizer="sgd", lr_jpeg=0.1, lr_modify=0.1, lr_decay_epochs=10,
                   clipvalue=0.1, depth=20, filters=64, patch_size=64, max_patches=0, rate_weight=0.0,
-                  distortion="decoded", precision="mixed_bfloat16", checkpoint_every=200),
+                  distortion="decoded", ssim_weight=0.01, rounding="ste", precision="mixed_bfloat16", checkpoint_every=200),
     "cpu": dict(stages=3, proxy="jpegnet", epochs_jpeg=2, epochs_modify=1, batch_jpeg=256,
                 batch_modify=32, optimizer="adam", lr_jpeg=1e-3, lr_modify=1e-4, lr_decay_epochs=0,
                 clipvalue=0.0, depth=20, filters=64, patch_size=64, max_patches=0, rate_weight=0.0,
-                distortion="decoded", precision="mixed_bfloat16", checkpoint_every=100),
+                distortion="decoded", ssim_weight=0.01, rounding="ste", precision="mixed_bfloat16", checkpoint_every=100),
     "smoke": dict(stages=2, proxy="jpegnet", epochs_jpeg=1, epochs_modify=1, batch_jpeg=128,
                   batch_modify=8, optimizer="adam", lr_jpeg=1e-3, lr_modify=1e-4, lr_decay_epochs=0,
                   clipvalue=0.0, depth=3, filters=8, patch_size=64, max_patches=32, rate_weight=0.0,
-                  distortion="decoded", precision="float32", checkpoint_every=2),
+                  distortion="decoded", ssim_weight=0.01, rounding="ste", precision="float32", checkpoint_every=2),
 }
 
 DISTORTIONS = ("decoded", "proximity", "ssim")
@@ -37,6 +37,8 @@ def resolve_config(flags):
         if value is not None or key not in config:
             config[key] = value
     config["out"] = config["out"] or f"runs/q{config['quality']}"
+    if config["proxy"] == "analytic" and flags.get("stages") is None:
+        config["stages"] = 1  # no JPEG-Net to refit: one Modify-Net phase is the whole method
     if config["patch_size"] % 16:
         raise UserError(f"--patch-size must be a multiple of 16, got {config['patch_size']}")
     terms = config["distortion"].split("+")

@@ -55,6 +55,9 @@ def add_arguments(parser):
                         help="use at most N training patches (0: all)")
     parser.add_argument("--rate-weight", type=_nonneg_float, help="weight of the rate term (analytic proxy)")
     parser.add_argument("--distortion", help="distortion terms, '+'-joined: decoded, proximity, ssim")
+    parser.add_argument("--ssim-weight", type=_nonneg_float, help="weight of the (1 - SSIM) term")
+    parser.add_argument("--rounding", choices=("ste", "soft"),
+                        help="rounding in the analytic proxy: straight-through or smooth")
     parser.add_argument("--precision", choices=("mixed_bfloat16", "float32"), help="compute precision")
     parser.add_argument("--strategy", choices=STRATEGIES, default="default",
                         help="tf.distribute strategy (multiworker reads TF_CONFIG)")
@@ -126,7 +129,7 @@ def _image_split(config):
 
 
 _RESUME_KEYS = ("quality", "proxy", "stages", "depth", "filters", "patch_size", "train_images",
-                "test_images", "rate_weight", "distortion", "seed", "batch_modify", "batch_jpeg",
+                "test_images", "rate_weight", "distortion", "ssim_weight", "rounding", "seed", "batch_modify", "batch_jpeg",
                 "epochs_jpeg", "epochs_modify", "optimizer")
 
 
