@@ -100,7 +100,7 @@ def test_mirrored_strategy_over_two_cpus_matches_single_device(tmp_path, tiny_da
 def test_analytic_proxy_with_rate_weight_lowers_estimated_bits(tmp_path, tiny_data_dir):
     from tfjpegnet import color, rate
     config = smoke_config(tmp_path, tiny_data_dir, "--proxy", "analytic", "--rate-weight", "0.5",
-                          "--distortion", "proximity+ssim", "--lr-modify", "1e-3")
+                          "--distortion", "proximity+proximity-ssim+decoded-ssim", "--lr-modify", "1e-3")
     assert config["stages"] == 1
     trainer = StageTrainer(config)
     assert trainer.jpeg_net is None

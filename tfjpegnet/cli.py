@@ -17,6 +17,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 COMMANDS = {
     "train": ("tfjpegnet.train", "train Modify-Net (and JPEG-Net) in stages"),
     "fidelity": ("tfjpegnet.fidelity", "fidelity of the JPEG proxy (and JPEG-Net) to real OpenCV JPEG"),
+    "export": ("tfjpegnet.export", "export a Modify-Net as SavedModel (TF Serving) and TFLite"),
+    "encode": ("tfjpegnet.encode", "encode images as standard JPEG after the Modify-Net edit"),
     "evaluate": ("tfjpegnet.evaluate", "measure pre-edited vs plain JPEG: tables, RD curves, BD-rate, figures"),
 }
 

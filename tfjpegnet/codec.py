@@ -10,6 +10,9 @@ import numpy as np
 
 from tfjpegnet.errors import UserError
 
+# OpenCV's own warnings (e.g. "PNG input buffer is incomplete") would duplicate our messages.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 

@@ -11,7 +11,14 @@ with Deep Pre-Editing"):
 
 - ``decoded``: MSE(JPEG(edited), original), RGB in [0, 1];
 - ``proximity``: MSE(edited, original), RGB in [0, 1];
-- ``ssim``: ``ssim_weight`` x (1 - SSIM(JPEG(edited), original)).
+- ``decoded-ssim``: ``ssim_weight`` x (1 - SSIM(JPEG(edited), original));
+- ``proximity-ssim``: ``ssim_weight`` x (1 - SSIM(edited, original)).
+
+Terms through the proxy's rounding (``decoded``, ``decoded-ssim``) see a straight-through
+or smoothed gradient of quantisation; at a fixed quality they push the edit to
+"pre-compensate" quantisation error, which real JPEG does not reward (DESIGN.md). The
+proximity terms need no gradient through rounding; the rate term supplies the pressure
+towards cheaper coefficients.
 """
 
 import tensorflow as tf
@@ -42,15 +49,18 @@ class ModifyObjective:
         original = color.ycrcb_to_rgb(x)
         edited_rgb = color.ycrcb_to_rgb(edited)
         loss = tf.zeros(tf.shape(x)[:1])
-        if "decoded" in self.terms or "ssim" in self.terms:
+        if "decoded" in self.terms or "decoded-ssim" in self.terms:
             decoded = jpeg_proxy.jpeg(edited_rgb, self.quality, self.rounding)
         if "decoded" in self.terms:
             loss += tf.reduce_mean(tf.square(decoded - original), axis=[1, 2, 3])
         if "proximity" in self.terms:
             loss += tf.reduce_mean(tf.square(edited_rgb - original), axis=[1, 2, 3])
-        if "ssim" in self.terms:
-            ssim = tf.image.ssim(decoded, tf.clip_by_value(original, 0.0, 1.0), max_val=1.0)
-            loss += self.ssim_weight * (1.0 - ssim)
+        reference = tf.clip_by_value(original, 0.0, 1.0)
+        if "decoded-ssim" in self.terms:
+            loss += self.ssim_weight * (1.0 - tf.image.ssim(decoded, reference, max_val=1.0))
+        if "proximity-ssim" in self.terms:
+            edited_clipped = tf.clip_by_value(edited_rgb, 0.0, 1.0)
+            loss += self.ssim_weight * (1.0 - tf.image.ssim(edited_clipped, reference, max_val=1.0))
         if self.rate_weight:
             loss += self.rate_weight * rate.estimate_bpp(edited_rgb, self.quality)
         return loss

@@ -21,7 +21,7 @@ PRESETS = {
                   distortion="decoded", ssim_weight=0.01, rounding="ste", precision="float32", checkpoint_every=2),
 }
 
-DISTORTIONS = ("decoded", "proximity", "ssim")
+DISTORTIONS = ("decoded", "proximity", "decoded-ssim", "proximity-ssim")
 
 
 def resolve_config(flags):

@@ -1,0 +1,8 @@
+"""Send images to a TF Serving instance running an exported model (REST or gRPC)."""
+
+import sys
+
+from tfjpegnet.serving import main
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
