@@ -95,8 +95,8 @@ def test_nan_loss_stops_with_message_and_keeps_checkpoint(tmp_path, tiny_data_di
             assert np.all(np.isfinite(value)), name
 
 
-def final_weights(out):
-    return keras.models.load_model(out / "stage2" / "modify_net.keras").get_weights()
+def final_weights(out, stage=2):
+    return keras.models.load_model(out / f"stage{stage}" / "modify_net.keras").get_weights()
 
 
 @pytest.mark.slow
@@ -134,3 +134,15 @@ def test_truncated_newest_checkpoint_is_not_picked_up(tmp_path, tiny_data_dir):
     assert f"checkpoint {newest} is unreadable" in rerun.stdout
     assert "Resuming" in rerun.stdout
     keras.models.load_model(out / "stage1" / "modify_net.keras")
+
+
+def test_init_model_starts_modify_net_from_a_saved_model(tmp_path, tiny_data_dir):
+    first = tmp_path / "first"
+    assert run_train(*smoke_flags(tiny_data_dir, first, "--stages", "1", "--lr-modify", "1e-2")).returncode == 0
+    start = first / "stage1" / "modify_net.keras"
+    second = tmp_path / "second"
+    result = run_train(*smoke_flags(tiny_data_dir, second, "--stages", "1", "--epochs-modify", "0",
+                                    "--epochs-jpeg", "0", "--init-model", os.fspath(start)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    for a, b in zip(keras.models.load_model(start).get_weights(), final_weights(second, stage=1)):
+        np.testing.assert_array_equal(a, b)

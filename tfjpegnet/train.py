@@ -63,6 +63,7 @@ def add_arguments(parser):
                         help="tf.distribute strategy (multiworker reads TF_CONFIG)")
     parser.add_argument("--checkpoint-every", type=_positive_int,
                         help="also checkpoint every N steps inside an epoch")
+    parser.add_argument("--init-model", help="start Modify-Net from this .keras model (fine-tuning)")
     parser.add_argument("--seed", type=int, default=0, help="seed for init, data order and augmentation")
 
 
@@ -136,8 +137,8 @@ _RESUME_KEYS = ("quality", "proxy", "stages", "depth", "filters", "patch_size", 
 def _check_resume(out, config):
     """Refuse to resume a run directory whose saved config differs in what matters."""
     path = os.path.join(out, "config.json")
-    if not os.path.exists(path):
-        return
+    if not os.path.exists(path) or not os.path.exists(os.path.join(out, "checkpoints", "checkpoint")):
+        return  # nothing trained yet: a new config simply replaces the old one
     with open(path) as handle:
         saved = json.load(handle)
     diff = [k for k in _RESUME_KEYS if k in saved and saved[k] != config[k]]

@@ -268,6 +268,9 @@ class StageTrainer:
     def fit(self):
         """Run or resume all stages; returns a one-line summary string."""
         start = time.time()
+        if self.config["init_model"] and not self.manager.checkpoints:
+            # Fine-tune: start Modify-Net from a saved model (same depth and filters).
+            self.modify_net.set_weights(keras.models.load_model(self.config["init_model"]).get_weights())
         if self._restore():
             stage, phase, epoch, step = (int(v) for v in self.position.numpy())
             print(f"Resuming {self.out} at stage {stage}, {PHASE_NAMES[phase]}, epoch {epoch + 1}, "

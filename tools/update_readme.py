@@ -1,0 +1,28 @@
+"""Regenerate README.md's "Results" section from results/*/metrics.json (tfjpegnet evaluate output)."""
+
+import argparse
+import sys
+
+from tfjpegnet.errors import UserError
+from tfjpegnet.summary import update_readme
+
+
+def main(argv=None):
+    """Parse flags and rewrite the README's results section; returns the exit code."""
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--readme", default="README.md", help="README to update")
+    parser.add_argument("--results", default="results", help="folder with q{Q}/ and rate_q{Q}/ evaluations")
+    parser.add_argument("--qualities", default="5,15", help="comma-separated qualities to include")
+    args = parser.parse_args(argv)
+    try:
+        update_readme(args.readme, args.results, [int(q) for q in args.qualities.split(",")])
+    except (UserError, OSError) as err:
+        print(f"update_readme: error: {err}", file=sys.stderr)
+        return 2
+    print(f"updated {args.readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
