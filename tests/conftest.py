@@ -4,7 +4,11 @@ import os
 from pathlib import Path
 
 import cv2
+import keras
+import numpy as np
 import pytest
+
+from tfjpegnet import models
 
 KODAK = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodak"
 
@@ -25,3 +29,13 @@ def tiny_data_dir(tmp_path, kodak_dir):
         image = cv2.imread(os.fspath(kodak_dir / f"kodim{i:02d}.png"))
         cv2.imwrite(os.fspath(folder / f"img{i}.png"), image[100:228, 200:328])
     return folder
+
+
+def tiny_modify_net(seed=0):
+    """Depth-3, 8-filter Modify-Net with every weight perturbed (so it is not the identity)."""
+    keras.utils.set_random_seed(seed)
+    net = models.build_modify_net(depth=3, filters=8)
+    rng = np.random.default_rng(seed)
+    for weight in net.weights:
+        weight.assign(weight.numpy() + rng.normal(0, 0.003, weight.shape).astype(np.float32))
+    return net

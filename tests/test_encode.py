@@ -1,23 +1,13 @@
 import os
 
 import cv2
-import keras
 import numpy as np
 import pytest
 from PIL import Image
 
 from tfjpegnet import cli, codec, encode, export, models, tiling
 from tfjpegnet.errors import UserError
-
-
-def tiny_modify_net(seed=0):
-    """Depth-3, 8-filter Modify-Net with every weight perturbed (so it is not the identity)."""
-    keras.utils.set_random_seed(seed)
-    net = models.build_modify_net(depth=3, filters=8)
-    rng = np.random.default_rng(seed)
-    for weight in net.weights:
-        weight.assign(weight.numpy() + rng.normal(0, 0.003, weight.shape).astype(np.float32))
-    return net
+from conftest import tiny_modify_net
 
 
 @pytest.fixture(scope="module")

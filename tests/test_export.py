@@ -14,18 +14,9 @@ from tensorflow_serving.apis import prediction_log_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
 from tfjpegnet import cli, codec, export, models
+from conftest import tiny_modify_net
 
 SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
-
-
-def tiny_modify_net(seed=0):
-    """Depth-3, 8-filter Modify-Net with every weight perturbed (so it is not the identity)."""
-    keras.utils.set_random_seed(seed)
-    net = models.build_modify_net(depth=3, filters=8)
-    rng = np.random.default_rng(seed)
-    for weight in net.weights:
-        weight.assign(weight.numpy() + rng.normal(0, 0.003, weight.shape).astype(np.float32))
-    return net
 
 
 def keras_edit(net, images):

@@ -14,23 +14,13 @@ from concurrent import futures
 
 import cv2
 import grpc
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from tfjpegnet import cli, codec, models, serving
-
-
-def tiny_modify_net(seed=0):
-    """Depth-3, 8-filter Modify-Net with every weight perturbed (so it is not the identity)."""
-    keras.utils.set_random_seed(seed)
-    net = models.build_modify_net(depth=3, filters=8)
-    rng = np.random.default_rng(seed)
-    for weight in net.weights:
-        weight.assign(weight.numpy() + rng.normal(0, 0.003, weight.shape).astype(np.float32))
-    return net
+from tfjpegnet import cli, codec, serving
+from conftest import tiny_modify_net
 
 
 @pytest.fixture(scope="module")

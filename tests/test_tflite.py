@@ -6,16 +6,7 @@ import pytest
 import tensorflow as tf
 
 from tfjpegnet import cli, codec, models, tflite
-
-
-def tiny_modify_net(seed=0):
-    """Depth-3, 8-filter Modify-Net with every weight perturbed (so it is not the identity)."""
-    keras.utils.set_random_seed(seed)
-    net = models.build_modify_net(depth=3, filters=8)
-    rng = np.random.default_rng(seed)
-    for weight in net.weights:
-        weight.assign(weight.numpy() + rng.normal(0, 0.003, weight.shape).astype(np.float32))
-    return net
+from conftest import tiny_modify_net
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,9 @@ import sys
 import textwrap
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
-from tfjpegnet import codec, data, train
+from tfjpegnet import codec, train
 from tfjpegnet.trainer import MODIFY_PHASE, StageTrainer, batches
 
 
