@@ -333,3 +333,32 @@ def test_same_seed_same_start_and_other_seed_another(tmp_path, tiny_data_dir):
     differ = [not np.array_equal(x, y) for x, y in zip(weights[0], weights[2]) if np.any(x)]
     assert differ and all(differ)
     assert all(not np.array_equal(x, y) for x, y in zip(batch[0], batch[2]))
+
+
+LARGE_SCRIPT = """
+import resource, sys
+from tfjpegnet.cli import main
+code = main(["encode", sys.argv[1], "-o", sys.argv[2], "--model", sys.argv[3], "--quality", "15"])
+print("peak_rss_kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+sys.exit(code)
+"""
+
+
+@pytest.mark.slow
+def test_encode_8000x8000_image_in_bounded_memory(tmp_path, kodak_dir):
+    import subprocess
+    import sys
+
+    from conftest import tiny_modify_net
+    model = tmp_path / "net.keras"
+    tiny_modify_net().save(model)
+    big = cv2.resize(cv2.imread(os.fspath(kodak_dir / "kodim23.png")), (8000, 8000))
+    write(tmp_path / "big.png", big)
+    result = subprocess.run([sys.executable, "-c", LARGE_SCRIPT, os.fspath(tmp_path / "big.png"),
+                             os.fspath(tmp_path / "out"), os.fspath(model)],
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    peak_gib = int(result.stdout.split("peak_rss_kib")[1].split()[0]) / 2 ** 20
+    assert peak_gib < 4.0, f"peak memory {peak_gib:.2f} GiB"
+    decoded = cv2.imread(os.fspath(tmp_path / "out" / "big.jpg"))
+    assert decoded.shape == (8000, 8000, 3)
