@@ -362,3 +362,17 @@ def test_encode_8000x8000_image_in_bounded_memory(tmp_path, kodak_dir):
     assert peak_gib < 4.0, f"peak memory {peak_gib:.2f} GiB"
     decoded = cv2.imread(os.fspath(tmp_path / "out" / "big.jpg"))
     assert decoded.shape == (8000, 8000, 3)
+
+
+def test_jpeg_exif_orientation_is_applied_like_a_viewer(tmp_path):
+    from PIL import Image
+    pixels = np.zeros((40, 80, 3), np.uint8)
+    pixels[:, :40] = (255, 0, 0)  # left half red
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    Image.fromarray(pixels).save(tmp_path / "phone.jpg", quality=95, exif=exif.tobytes())
+    rgb = codec.read_image(tmp_path / "phone.jpg")
+    assert rgb.shape == (80, 40, 3)  # upright, as Pillow's exif_transpose shows it
+    from PIL import ImageOps
+    upright = np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / "phone.jpg")))
+    assert np.abs(rgb.astype(int) - upright).mean() < 3

@@ -59,11 +59,17 @@ def to_rgb_uint8(array, source="image"):
 
 
 def decode_image(data, source="image"):
-    """Decode PNG/JPEG/BMP/TIFF bytes to RGB uint8 [H, W, 3]; raises ImageError."""
+    """Decode PNG/JPEG/BMP/TIFF bytes to RGB uint8 [H, W, 3]; raises ImageError.
+
+    JPEG files are turned upright by their EXIF orientation tag.
+    """
     buf = np.frombuffer(data, dtype=np.uint8)
     if buf.size == 0:
         raise ImageError(f"{source}: empty file")
-    array = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    # JPEG (always 8-bit, no alpha): decode as colour so the EXIF orientation is applied,
+    # as image viewers do; other formats unchanged, to keep 16-bit depth and alpha.
+    is_jpeg = buf[:2].tobytes() == b"\xff\xd8"
+    array = cv2.imdecode(buf, cv2.IMREAD_COLOR if is_jpeg else cv2.IMREAD_UNCHANGED)
     return to_rgb_uint8(array, source)
 
 
