@@ -7,7 +7,7 @@ import pytest
 
 from tfjpegnet.cli import main
 from tfjpegnet.errors import UserError
-from tfjpegnet.summary import END, START, update_readme
+from tfjpegnet.summary import END, PERF_END, PERF_START, START, update_readme
 
 from test_evaluate import fake_run, image_dir  # noqa: F401  (fixtures)
 
@@ -27,3 +27,10 @@ def test_update_readme_fills_the_results_section_from_metrics(fake_run, tmp_path
     assert "Quality 5" not in text  # no results/q5: that quality is left out
     with pytest.raises(UserError):
         update_readme(os.fspath(readme), os.fspath(tmp_path / "nothing"), [15])
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "bench_train.md").write_text("| precision | (b)/(a) |\n|---|---|\n| float32 | 0.95 |\n")
+    readme.write_text(f"{START}\n{END}\n{PERF_START}\nold\n{PERF_END}\n")
+    update_readme(os.fspath(readme), os.fspath(results), [15], os.fspath(bench))
+    text = readme.read_text()
+    assert "| float32 | 0.95 |" in text and "old" not in text and "benchmarks/bench_train.py" in text

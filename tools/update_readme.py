@@ -1,4 +1,5 @@
-"""Regenerate README.md's "Results" section from results/*/metrics.json (tfjpegnet evaluate output)."""
+"""Regenerate README.md's "Results" and "Performance" sections from results/*/metrics.json
+(tfjpegnet evaluate) and benchmarks/results/*.md (benchmarks/bench_*.py)."""
 
 import argparse
 import sys
@@ -13,10 +14,13 @@ def main(argv=None):
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--readme", default="README.md", help="README to update")
     parser.add_argument("--results", default="results", help="folder with q{Q}/ and rate_q{Q}/ evaluations")
+    parser.add_argument("--benchmarks", default="benchmarks/results",
+                        help="folder of benchmark tables (*.md) for the performance section ('' to skip)")
     parser.add_argument("--qualities", default="5,15", help="comma-separated qualities to include")
     args = parser.parse_args(argv)
     try:
-        update_readme(args.readme, args.results, [int(q) for q in args.qualities.split(",")])
+        update_readme(args.readme, args.results, [int(q) for q in args.qualities.split(",")],
+                      args.benchmarks or None)
     except (UserError, OSError) as err:
         print(f"update_readme: error: {err}", file=sys.stderr)
         return 2
