@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
-from tfjpegnet import codec, color, data, files, models
+from tfjpegnet import codec, color, data, files, metrics, models
 
 VARIANTS = ("float32", "fp16", "int8")
 SUFFIXES = {"float32": "", "fp16": "_fp16", "int8": "_int8"}
@@ -200,16 +200,10 @@ def to_uint8(rgb):
     return np.clip(np.round(np.asarray(rgb) * 255.0), 0, 255).astype(np.uint8)
 
 
-def psnr(a, b):
-    """PSNR in dB between two uint8 images of the same shape (inf if equal)."""
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10.0 * np.log10(255.0 ** 2 / mse))
-
-
 def jpeg_psnr(original, edited, quality):
     """PSNR (dB) of the real OpenCV JPEG of ``edited`` (float [H, W, 3]) against ``original`` (uint8)."""
     decoded, _ = codec.jpeg_roundtrip(to_uint8(edited), quality)
-    return psnr(original, decoded)
+    return metrics.psnr(original, decoded)
 
 
 def verify(modify_net, paths, images, quality):

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfjpegnet import codec, color, data, models
+from tfjpegnet import codec, color, data, metrics, models
 from tfjpegnet.files import atomic_path, write_json
 from tfjpegnet.objectives import ModifyObjective
 from tfjpegnet.errors import TrainingDiverged
@@ -75,12 +75,6 @@ def batches(arrays, batch_size, seed, skip=0):
 def steps_per_epoch(n, batch_size):
     """Number of full batches of ``batch_size`` in ``n`` examples."""
     return n // batch_size
-
-
-def psnr(a, b):
-    """PSNR in dB of uint8 arrays (any equal shapes), over all elements together."""
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
 
 
 class StageTrainer:
@@ -251,8 +245,8 @@ class StageTrainer:
         decoded, sizes = zip(*(codec.jpeg_roundtrip(p, q) for p in edited))
         plain_sizes = [len(codec.encode_jpeg(p, q)) for p in self.test_patches]
         pixels = self.test_patches.shape[1] * self.test_patches.shape[2]
-        return {"test_psnr": psnr(np.stack(decoded), self.test_patches),
-                "test_psnr_plain": psnr(self.test_plain, self.test_patches),
+        return {"test_psnr": metrics.psnr(self.test_patches, np.stack(decoded)),
+                "test_psnr_plain": metrics.psnr(self.test_patches, self.test_plain),
                 "test_bpp": 8 * float(np.mean(sizes)) / pixels,
                 "test_bpp_plain": 8 * float(np.mean(plain_sizes)) / pixels}
 
