@@ -40,8 +40,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from bench_train import machine_info  # noqa: E402  (benchmarks/ is this script's folder)
-from tfjpegnet import codec, data, encode, export, files, models, tflite  # noqa: E402
+from bench_train import machine_info, write_results  # noqa: E402  (benchmarks/ is this script's folder)
+from tfjpegnet import codec, data, encode, export, models, tflite  # noqa: E402
 
 METHODS = ("opencv", "keras+opencv", "savedmodel", "tflite-float32", "tflite-fp16", "tflite-int8")
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "bench_encode.json")
@@ -237,10 +237,7 @@ def main(argv=None):
     print(f"Encode latency, quality {args.quality}, {len(originals)} image(s) x {args.repeats} repeats, "
           f"{info['cpu']} x{info['cpu_count']} (load {info['load_average_1min']:.1f})")
     print(format_table(rows))
-    files.write_json(args.out, results)
-    markdown = os.path.splitext(args.out)[0] + ".md"
-    files.write_text(markdown, format_markdown(results))
-    print(f"Wrote {args.out} and {markdown}")
+    write_results(args.out, results, format_markdown(results))
     return 0
 
 

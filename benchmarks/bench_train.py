@@ -63,6 +63,14 @@ def machine_info():
             "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
 
 
+def write_results(out, results, markdown):
+    """Write ``results`` as JSON to ``out`` and ``markdown`` beside it (``.md``), both atomically."""
+    files.write_json(out, results)
+    table = os.path.splitext(out)[0] + ".md"
+    files.write_text(table, markdown)
+    print(f"Wrote {out} and {table}")
+
+
 def make_trainer(args, precision, out):
     """A StageTrainer for the Modify-Net benchmark, built through the real CLI flags.
 
@@ -220,10 +228,7 @@ def main(argv=None):
     print(f"Modify-Net {args.depth}x{args.filters} training throughput, batch {args.batch}, "
           f"proxy {args.proxy}, {info['cpu']} x{info['cpu_count']} (load {info['load_average_1min']:.1f})")
     print(format_table(rows))
-    files.write_json(args.out, results)
-    markdown = os.path.splitext(args.out)[0] + ".md"
-    files.write_text(markdown, format_markdown(results))
-    print(f"Wrote {args.out} and {markdown}")
+    write_results(args.out, results, format_markdown(results))
     return 0
 
 
