@@ -67,3 +67,21 @@ def test_value_does_not_depend_on_the_rounding_mode(patches):
     values = [rate.estimate_bits(jpeg_proxy.encode(x, 50, mode)).numpy() for mode in jpeg_proxy.ROUNDINGS]
     for value in values[1:]:
         np.testing.assert_allclose(value, values[0], rtol=1e-6)
+
+
+def _pull(level, gradient):
+    """d bits / d c for one luma AC coefficient c = ``level`` (in quant steps), all else 0."""
+    c = tf.Variable(level)
+    with tf.GradientTape() as tape:
+        y = tf.scatter_nd([[0, 0, 0, 0, 3]], [c], [1, 2, 2, 8, 8])
+        bits = rate.estimate_bits((y, tf.zeros([1, 1, 1, 8, 8]), tf.zeros([1, 1, 1, 8, 8])), gradient)
+    return float(tape.gradient(bits, c))
+
+
+def test_gradient_surrogates_pull_where_bits_are():
+    """A level far below the 0/1 rounding boundary costs nothing; one just above it can
+    save a whole symbol (about 4 bits) by moving a little."""
+    assert _pull(0.1, "ste") == 0.0 and _pull(0.1, "smooth") > 1.0
+    assert 0.0 < _pull(0.1, "boundary") < 0.5 * _pull(0.1, "smooth")
+    assert _pull(0.6, "boundary") > 2.0 * _pull(0.6, "smooth") > 0.0
+    assert _pull(0.6, "ste") == pytest.approx(rate.LOG_BITS / (2.0 * np.log(2.0)))  # at level 1

@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tfjpegnet import codec, train
@@ -96,11 +97,13 @@ def test_mirrored_strategy_over_two_cpus_matches_single_device(tmp_path, tiny_da
     assert "same loss" in result.stdout
 
 
-def test_analytic_proxy_with_rate_weight_lowers_estimated_bits(tmp_path, tiny_data_dir):
+@pytest.mark.parametrize("gradient", ["smooth", "ste"])
+def test_analytic_proxy_with_rate_weight_lowers_estimated_bits(tmp_path, tiny_data_dir, gradient):
     from tfjpegnet import color, rate
     config = smoke_config(tmp_path, tiny_data_dir, "--proxy", "analytic", "--rate-weight", "0.5",
-                          "--distortion", "proximity+proximity-ssim+decoded-ssim", "--lr-modify", "1e-3")
-    assert config["stages"] == 1
+                          "--distortion", "proximity+proximity-ssim+decoded-ssim", "--lr-modify", "1e-3",
+                          "--rate-gradient", gradient)
+    assert (config["stages"], config["rate_gradient"]) == (1, gradient)
     trainer = StageTrainer(config)
     assert trainer.jpeg_net is None
     x = tf.constant(trainer.modify_inputs[:16], tf.float32) / 255.0

@@ -6,13 +6,15 @@ blocks of the edited image, reassembled, and the original.
 ``proxy="analytic"``: the edited image goes through an exact differentiable model of
 OpenCV's JPEG (:mod:`tfjpegnet.jpeg_proxy`); the loss is a sum of the chosen
 distortion terms plus ``rate_weight`` x the estimated bits per pixel
-(:mod:`tfjpegnet.rate`), in the spirit of Talebi et al. 2021 ("Better Compression
-with Deep Pre-Editing"):
+(:mod:`tfjpegnet.rate`, with the gradient surrogate ``rate_gradient``), in the spirit
+of Talebi et al. 2021 ("Better Compression with Deep Pre-Editing"):
 
 - ``decoded``: MSE(JPEG(edited), original), RGB in [0, 1];
 - ``proximity``: MSE(edited, original), RGB in [0, 1];
 - ``decoded-ssim``: ``ssim_weight`` x (1 - SSIM(JPEG(edited), original));
-- ``proximity-ssim``: ``ssim_weight`` x (1 - SSIM(edited, original)).
+- ``proximity-ssim``: ``ssim_weight`` x (1 - SSIM(edited, original));
+- ``contrast``: ``contrast_weight`` x the share of the block contrast JPEG keeps of the
+  original that the edit gives up (:mod:`tfjpegnet.contrast`; no gradient through rounding).
 
 Terms through the proxy's rounding (``decoded``, ``decoded-ssim``) see a straight-through
 or smoothed gradient of quantisation; at a fixed quality they push the edit to
@@ -23,7 +25,7 @@ towards cheaper coefficients.
 
 import tensorflow as tf
 
-from tfjpegnet import color, jpeg_proxy, models, rate
+from tfjpegnet import color, contrast, jpeg_proxy, models, rate
 
 
 class ModifyObjective:
@@ -31,7 +33,8 @@ class ModifyObjective:
 
     x, edited: float32 YCrCb [batch, h, w, 3] in [0, 1] (edited is not clipped);
     h and w are multiples of 16. ``config`` supplies proxy, quality, distortion,
-    rate_weight, ssim_weight and rounding; ``jpeg_net`` is needed for the paper's proxy.
+    rate_weight, ssim_weight, contrast_weight, rounding and rate_gradient; ``jpeg_net``
+    is needed for the paper's proxy.
     """
 
     def __init__(self, config, jpeg_net=None):
@@ -40,7 +43,9 @@ class ModifyObjective:
         self.terms = config["distortion"].split("+")
         self.rate_weight = config["rate_weight"]
         self.ssim_weight = config["ssim_weight"]
+        self.contrast_weight = config["contrast_weight"]
         self.rounding = config["rounding"]
+        self.rate_gradient = config["rate_gradient"]
         self.analytic = config["proxy"] == "analytic"
 
     def __call__(self, x, edited):
@@ -61,8 +66,10 @@ class ModifyObjective:
         if "proximity-ssim" in self.terms:
             edited_clipped = tf.clip_by_value(edited_rgb, 0.0, 1.0)
             loss += self.ssim_weight * (1.0 - tf.image.ssim(edited_clipped, reference, max_val=1.0))
+        if "contrast" in self.terms:
+            loss += self.contrast_weight * contrast.contrast_loss(original, edited_rgb, self.quality)
         if self.rate_weight:
-            loss += self.rate_weight * rate.estimate_bpp(edited_rgb, self.quality)
+            loss += self.rate_weight * rate.estimate_bpp(edited_rgb, self.quality, self.rate_gradient)
         return loss
 
     def jpegnet_loss(self, x, edited):

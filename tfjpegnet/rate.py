@@ -22,6 +22,11 @@ Rounding and counting have no useful gradient, so the gradient comes from a surr
             near zero;
   "ste":    LOG_BITS * sum log2(1 + |r|) with straight-through rounding: only
             coefficients that are non-zero after rounding are pulled.
+  "boundary": "ste" plus NONZERO_BITS * sum sigmoid((|c| - 0.5) / BOUNDARY_WIDTH), a
+            smooth step for the count of non-zero levels: the pull is strongest on
+            coefficients near the rounding boundary between level 0 and +-1, where moving
+            a little saves a whole symbol (what rate-distortion optimised quantisation
+            exploits), and nearly nil on coefficients far below it, which cost no bits.
 The value returned is always the estimate above.
 """
 
@@ -32,7 +37,8 @@ from tfjpegnet import jpeg_proxy
 LOG_BITS = 1.67
 NONZERO_BITS = 2.28
 BLOCK_BITS = 5.45
-GRADIENTS = ("smooth", "ste")
+BOUNDARY_WIDTH = 0.1
+GRADIENTS = ("smooth", "ste", "boundary")
 
 
 def _log2_1p(x):
@@ -68,7 +74,7 @@ def estimate_bits(coefficients, gradient="smooth"):
     Args:
       coefficients: (y, cb, cr) from :func:`tfjpegnet.jpeg_proxy.encode` with any
         rounding: float32 y [B, 2 Mr, 2 Mc, 8, 8], cb and cr [B, Mr, Mc, 8, 8], in quant steps.
-      gradient: "smooth" or "ste", the gradient surrogate (see the module docstring).
+      gradient: "smooth", "ste" or "boundary", the gradient surrogate (see the module docstring).
 
     Returns:
       float32 tensor [B], bits (> 0).
@@ -88,6 +94,9 @@ def estimate_bits(coefficients, gradient="smooth"):
             surrogate += LOG_BITS * tf.reduce_sum(_log2_1p(_symbols(coef, mcu_order)), axis=1)
         else:
             surrogate += log_bits
+        if gradient == "boundary":
+            unrounded = tf.abs(_symbols(coef, mcu_order))
+            surrogate += NONZERO_BITS * tf.reduce_sum(tf.sigmoid((unrounded - 0.5) / BOUNDARY_WIDTH), axis=1)
     return tf.stop_gradient(value - surrogate) + surrogate
 
 
@@ -103,7 +112,7 @@ def estimate_bpp(rgb, quality, gradient="smooth"):
     Args:
       rgb: float tensor [B, H, W, 3], RGB in [0, 1].
       quality: JPEG quality 1..100.
-      gradient: "smooth" or "ste" (see the module docstring).
+      gradient: "smooth", "ste" or "boundary" (see the module docstring).
 
     Returns:
       float32 tensor [B], differentiable in ``rgb``.

@@ -16,7 +16,7 @@ import json
 import math
 import os
 
-from tfjpegnet import data
+from tfjpegnet import data, rate
 from tfjpegnet.cli import quality_arg
 from tfjpegnet.errors import TrainingDiverged, UserError
 from tfjpegnet.files import write_json
@@ -54,10 +54,16 @@ def add_arguments(parser):
     parser.add_argument("--max-patches", type=_nonneg_int,
                         help="use at most N training patches (0: all)")
     parser.add_argument("--rate-weight", type=_nonneg_float, help="weight of the rate term (analytic proxy)")
-    parser.add_argument("--distortion", help="distortion terms, '+'-joined: decoded, proximity, decoded-ssim, proximity-ssim")
+    parser.add_argument("--distortion", help="distortion terms, '+'-joined: decoded, proximity, decoded-ssim, proximity-ssim, contrast")
     parser.add_argument("--ssim-weight", type=_nonneg_float, help="weight of the (1 - SSIM) term")
+    parser.add_argument("--contrast-weight", type=_nonneg_float,
+                        help="weight of the 'contrast' term (share of JPEG-kept block contrast lost)")
     parser.add_argument("--rounding", choices=("ste", "soft"),
                         help="rounding in the analytic proxy: straight-through or smooth")
+    parser.add_argument("--rate-gradient", choices=rate.GRADIENTS,
+                        help="gradient of the rate term: pull every DCT coefficient towards 0 (smooth), "
+                             "only those non-zero after rounding (ste), or those plus, hardest, the ones "
+                             "near the 0/1 rounding boundary (boundary)")
     parser.add_argument("--precision", choices=("mixed_bfloat16", "float32"), help="compute precision")
     parser.add_argument("--strategy", choices=STRATEGIES, default="default",
                         help="tf.distribute strategy (multiworker reads TF_CONFIG)")
@@ -130,7 +136,7 @@ def _image_split(config):
 
 
 _RESUME_KEYS = ("quality", "proxy", "stages", "depth", "filters", "patch_size", "train_images",
-                "test_images", "rate_weight", "distortion", "ssim_weight", "rounding", "seed", "batch_modify", "batch_jpeg",
+                "test_images", "rate_weight", "distortion", "ssim_weight", "contrast_weight", "rounding", "rate_gradient", "seed", "batch_modify", "batch_jpeg",
                 "epochs_jpeg", "epochs_modify", "optimizer")
 
 

@@ -1,0 +1,53 @@
+"""Block contrast that JPEG keeps, and how much of it an edit gives up.
+
+At low qualities JPEG keeps only a few AC levels in each 8x8 luma block. SSIM's
+contrast and structure terms collapse when a block's last surviving levels go (the
+decoded block turns flat), while removing one level out of many barely matters; pixel
+MSE sees neither, and a rate term pulls hardest on exactly the levels that survive.
+This term measures, per luma block, the share of the original's surviving AC energy
+that the edited image no longer keeps, without a gradient through rounding:
+
+    kept(c) = (c * step)^2 * sigmoid((|c| - 0.5) / SURVIVAL_WIDTH)
+    loss    = mean over blocks of relu(E_original - E_edited) / (E_original + K)
+
+with E = the sum of kept(c) over a block's 63 AC coefficients c (in quant steps;
+``c * step`` is the orthonormal DCT coefficient in 0..255 units, so E is 64 x the
+block's kept variance) and K = 64 x SSIM's C2 = 64 x (0.03 x 255)^2: blocks whose kept
+energy is small against SSIM's constant weigh little. Gaining contrast is not
+rewarded, so the term cannot buy quality with extra bits.
+"""
+
+import tensorflow as tf
+
+from tfjpegnet import jpeg_proxy
+
+SURVIVAL_WIDTH = 0.1
+K = 64.0 * (0.03 * 255.0) ** 2
+
+
+def kept_energy(rgb, quality):
+    """Soft surviving AC energy of each luma block of JPEG at ``quality``.
+
+    Args:
+      rgb: float tensor [B, H, W, 3], RGB in [0, 1].
+      quality: JPEG quality 1..100.
+
+    Returns:
+      float32 [B, 2 Mr, 2 Mc] (Mr x Mc MCUs), in squared 0..255 units; differentiable.
+    """
+    y = jpeg_proxy.encode(rgb, quality, rounding="none")[0]
+    step = tf.constant(jpeg_proxy.quant_tables(quality)[0])
+    ac_mask = tf.constant([[0.0] + [1.0] * 7] + [[1.0] * 8] * 7)
+    survival = tf.sigmoid((tf.abs(y) - 0.5) / SURVIVAL_WIDTH)
+    return tf.reduce_sum(tf.square(y * step) * survival * ac_mask, axis=[-2, -1])
+
+
+def contrast_loss(original, edited, quality):
+    """Mean share of the original's kept block contrast that ``edited`` loses; float32 [B] in [0, 1).
+
+    ``original``, ``edited``: float tensors [B, H, W, 3], RGB in [0, 1]; no gradient
+    flows to ``original``.
+    """
+    reference = tf.stop_gradient(kept_energy(original, quality))
+    lost = tf.nn.relu(reference - kept_energy(edited, quality))
+    return tf.reduce_mean(lost / (reference + K), axis=[1, 2])
