@@ -20,6 +20,7 @@ COMMANDS = {
     "export": ("tfjpegnet.export", "export a Modify-Net as SavedModel (TF Serving) and TFLite"),
     "encode": ("tfjpegnet.encode", "encode images as standard JPEG after the Modify-Net edit"),
     "evaluate": ("tfjpegnet.evaluate", "measure pre-edited vs plain JPEG: tables, RD curves, BD-rate, figures"),
+    "operating-point": ("tfjpegnet.operating_point", "where models sit against plain JPEG at one quality"),
 }
 
 

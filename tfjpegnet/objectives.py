@@ -13,6 +13,9 @@ of Talebi et al. 2021 ("Better Compression with Deep Pre-Editing"):
 - ``proximity``: MSE(edited, original), RGB in [0, 1];
 - ``decoded-ssim``: ``ssim_weight`` x (1 - SSIM(JPEG(edited), original));
 - ``proximity-ssim``: ``ssim_weight`` x (1 - SSIM(edited, original));
+- ``jpeg-ssim``: ``ssim_weight`` x (1 - SSIM(JPEG(edited), JPEG(original))): keep the
+  structure plain JPEG keeps; JPEG(original) is exact and has no gradient, so the edit is
+  never asked to beat plain JPEG's own decode (no pre-compensation target);
 - ``contrast``: ``contrast_weight`` x the share of the block contrast JPEG keeps of the
   original that the edit gives up (:mod:`tfjpegnet.contrast`; no gradient through rounding).
 
@@ -54,7 +57,7 @@ class ModifyObjective:
         original = color.ycrcb_to_rgb(x)
         edited_rgb = color.ycrcb_to_rgb(edited)
         loss = tf.zeros(tf.shape(x)[:1])
-        if "decoded" in self.terms or "decoded-ssim" in self.terms:
+        if {"decoded", "decoded-ssim", "jpeg-ssim"} & set(self.terms):
             decoded = jpeg_proxy.jpeg(edited_rgb, self.quality, self.rounding)
         if "decoded" in self.terms:
             loss += tf.reduce_mean(tf.square(decoded - original), axis=[1, 2, 3])
@@ -66,6 +69,9 @@ class ModifyObjective:
         if "proximity-ssim" in self.terms:
             edited_clipped = tf.clip_by_value(edited_rgb, 0.0, 1.0)
             loss += self.ssim_weight * (1.0 - tf.image.ssim(edited_clipped, reference, max_val=1.0))
+        if "jpeg-ssim" in self.terms:
+            plain = tf.stop_gradient(jpeg_proxy.jpeg(original, self.quality, "exact"))
+            loss += self.ssim_weight * (1.0 - tf.image.ssim(decoded, plain, max_val=1.0))
         if "contrast" in self.terms:
             loss += self.contrast_weight * contrast.contrast_loss(original, edited_rgb, self.quality)
         if self.rate_weight:

@@ -21,7 +21,7 @@ PRESETS = {
                   distortion="decoded", ssim_weight=0.01, contrast_weight=0.02, rounding="ste", rate_gradient="smooth", precision="float32", checkpoint_every=2),
 }
 
-DISTORTIONS = ("decoded", "proximity", "decoded-ssim", "proximity-ssim", "contrast")
+DISTORTIONS = ("decoded", "proximity", "decoded-ssim", "proximity-ssim", "jpeg-ssim", "contrast")
 
 
 def resolve_config(flags):

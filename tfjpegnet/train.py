@@ -54,7 +54,7 @@ def add_arguments(parser):
     parser.add_argument("--max-patches", type=_nonneg_int,
                         help="use at most N training patches (0: all)")
     parser.add_argument("--rate-weight", type=_nonneg_float, help="weight of the rate term (analytic proxy)")
-    parser.add_argument("--distortion", help="distortion terms, '+'-joined: decoded, proximity, decoded-ssim, proximity-ssim, contrast")
+    parser.add_argument("--distortion", help="distortion terms, '+'-joined: decoded, proximity, decoded-ssim, proximity-ssim, jpeg-ssim, contrast")
     parser.add_argument("--ssim-weight", type=_nonneg_float, help="weight of the (1 - SSIM) term")
     parser.add_argument("--contrast-weight", type=_nonneg_float,
                         help="weight of the 'contrast' term (share of JPEG-kept block contrast lost)")
