@@ -25,29 +25,37 @@ SURVIVAL_WIDTH = 0.1
 K = 64.0 * (0.03 * 255.0) ** 2
 
 
-def kept_energy(rgb, quality):
-    """Soft surviving AC energy of each luma block of JPEG at ``quality``.
+def kept_energy(y, quality):
+    """Soft surviving AC energy of each luma block.
 
     Args:
-      rgb: float tensor [B, H, W, 3], RGB in [0, 1].
-      quality: JPEG quality 1..100.
+      y: float32 luma coefficients [B, R, C, 8, 8] in quant steps, unrounded
+        (``jpeg_proxy.encode(rgb, quality, rounding="none")[0]``).
+      quality: the JPEG quality ``y`` was computed at.
 
     Returns:
-      float32 [B, 2 Mr, 2 Mc] (Mr x Mc MCUs), in squared 0..255 units; differentiable.
+      float32 [B, R, C], in squared 0..255 units; differentiable in ``y``.
     """
-    y = jpeg_proxy.encode(rgb, quality, rounding="none")[0]
     step = tf.constant(jpeg_proxy.quant_tables(quality)[0])
     ac_mask = tf.constant([[0.0] + [1.0] * 7] + [[1.0] * 8] * 7)
     survival = tf.sigmoid((tf.abs(y) - 0.5) / SURVIVAL_WIDTH)
     return tf.reduce_sum(tf.square(y * step) * survival * ac_mask, axis=[-2, -1])
 
 
-def contrast_loss(original, edited, quality):
-    """Mean share of the original's kept block contrast that ``edited`` loses; float32 [B] in [0, 1).
+def lost_share(original_y, edited_y, quality):
+    """Mean share of the original's kept block contrast that the edit loses; float32 [B] in [0, 1).
 
-    ``original``, ``edited``: float tensors [B, H, W, 3], RGB in [0, 1]; no gradient
-    flows to ``original``.
+    ``original_y``, ``edited_y``: unrounded luma coefficients as for :func:`kept_energy`;
+    no gradient flows to ``original_y``.
     """
-    reference = tf.stop_gradient(kept_energy(original, quality))
-    lost = tf.nn.relu(reference - kept_energy(edited, quality))
+    reference = tf.stop_gradient(kept_energy(original_y, quality))
+    lost = tf.nn.relu(reference - kept_energy(edited_y, quality))
     return tf.reduce_mean(lost / (reference + K), axis=[1, 2])
+
+
+def contrast_loss(original, edited, quality):
+    """:func:`lost_share` of RGB images ``original``, ``edited`` [B, H, W, 3] in [0, 1]; float32 [B]."""
+    def luma(rgb):
+        return jpeg_proxy.encode(rgb, quality, rounding="none")[0]
+
+    return lost_share(luma(original), luma(edited), quality)

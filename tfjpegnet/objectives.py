@@ -72,10 +72,14 @@ class ModifyObjective:
         if "jpeg-ssim" in self.terms:
             plain = tf.stop_gradient(jpeg_proxy.jpeg(original, self.quality, "exact"))
             loss += self.ssim_weight * (1.0 - tf.image.ssim(decoded, plain, max_val=1.0))
+        if "contrast" in self.terms or self.rate_weight:
+            coefficients = jpeg_proxy.encode(edited_rgb, self.quality, rounding="none")
         if "contrast" in self.terms:
-            loss += self.contrast_weight * contrast.contrast_loss(original, edited_rgb, self.quality)
+            original_y = jpeg_proxy.encode(original, self.quality, rounding="none")[0]
+            loss += self.contrast_weight * contrast.lost_share(original_y, coefficients[0], self.quality)
         if self.rate_weight:
-            loss += self.rate_weight * rate.estimate_bpp(edited_rgb, self.quality, self.rate_gradient)
+            height, width = tf.shape(x)[1], tf.shape(x)[2]
+            loss += self.rate_weight * rate.bits_per_pixel(coefficients, height, width, self.rate_gradient)
         return loss
 
     def jpegnet_loss(self, x, edited):

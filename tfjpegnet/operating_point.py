@@ -10,7 +10,6 @@ evaluation report). A quick way to compare fine-tuning runs without a full repor
 import os
 
 import keras
-import numpy as np
 
 from tfjpegnet import data, evaluate, metrics
 from tfjpegnet.cli import quality_arg
@@ -18,7 +17,6 @@ from tfjpegnet.errors import UserError
 from tfjpegnet.files import write_json, write_text
 
 ENCODER = "opencv"
-KEYS = ("psnr", "ssim", "bpp")
 
 
 def add_arguments(parser):
@@ -30,9 +28,9 @@ def add_arguments(parser):
 
 
 def _mean(images, inputs, quality):
-    """Mean PSNR / SSIM / bpp over images of OpenCV JPEG of ``inputs`` (name -> uint8 [1, H, W, 3])."""
-    rows = [evaluate.measure(images[name][None], inputs[name], ENCODER, quality, False) for name in images]
-    return {key: float(np.mean([row[key] for row in rows])) for key in KEYS}
+    """Means over images (:func:`evaluate.mean_row`) of OpenCV JPEG of ``inputs`` (name -> uint8 [1, H, W, 3])."""
+    return evaluate.mean_row([evaluate.measure(images[name][None], inputs[name], ENCODER, quality, False)
+                              for name in images])
 
 
 def measure(models, images, quality, progress=None):
@@ -43,7 +41,7 @@ def measure(models, images, quality, progress=None):
       quality: 1..100. progress: optional callable() after each plain quality and model.
 
     Returns:
-      dict with "plain" (mean psnr, ssim, bpp at ``quality``) and "models": one dict per
+      dict with "plain" (means of psnr, ssim, bpp, ... at ``quality``) and "models": one dict per
       model with its means, "d_psnr" (dB), "d_bpp" (percent) and "saving_psnr",
       "saving_ssim" (percent; positive = fewer bits than plain JPEG at equal quality).
     """

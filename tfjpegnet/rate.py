@@ -90,13 +90,14 @@ def estimate_bits(coefficients, gradient="smooth"):
         nonzero = tf.reduce_sum(tf.cast(levels != 0, tf.float32), axis=1)
         blocks = tf.cast(tf.shape(coef)[1] * tf.shape(coef)[2], tf.float32)
         value += log_bits + NONZERO_BITS * nonzero + BLOCK_BITS * blocks
+        unrounded = _symbols(coef, mcu_order) if gradient != "ste" else None
         if gradient == "smooth":
-            surrogate += LOG_BITS * tf.reduce_sum(_log2_1p(_symbols(coef, mcu_order)), axis=1)
+            surrogate += LOG_BITS * tf.reduce_sum(_log2_1p(unrounded), axis=1)
         else:
             surrogate += log_bits
         if gradient == "boundary":
-            unrounded = tf.abs(_symbols(coef, mcu_order))
-            surrogate += NONZERO_BITS * tf.reduce_sum(tf.sigmoid((unrounded - 0.5) / BOUNDARY_WIDTH), axis=1)
+            step = tf.sigmoid((tf.abs(unrounded) - 0.5) / BOUNDARY_WIDTH)
+            surrogate += NONZERO_BITS * tf.reduce_sum(step, axis=1)
     return tf.stop_gradient(value - surrogate) + surrogate
 
 
