@@ -31,10 +31,10 @@ def tiny_data_dir(tmp_path, kodak_dir):
     return folder
 
 
-def tiny_modify_net(seed=0):
+def tiny_modify_net(seed=0, mcu_branch=0):
     """Depth-3, 8-filter Modify-Net with every weight perturbed (so it is not the identity)."""
     keras.utils.set_random_seed(seed)
-    net = models.build_modify_net(depth=3, filters=8)
+    net = models.build_modify_net(depth=3, filters=8, mcu_branch=mcu_branch)
     rng = np.random.default_rng(seed)
     for weight in net.weights:
         weight.assign(weight.numpy() + rng.normal(0, 0.003, weight.shape).astype(np.float32))

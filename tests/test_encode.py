@@ -39,6 +39,20 @@ def test_receptive_radius_is_one_pixel_per_3x3_layer():
     assert tiling.receptive_radius(models.build_modify_net(depth=3, filters=8)) == 3
 
 
+def test_tiles_of_an_mcu_branch_net_start_on_the_grid(kodak_dir):
+    net = tiny_modify_net(mcu_branch=8)
+    assert tiling.receptive_radius(net) == 3 and tiling.halo(net) == 16
+    assert tiling.halo(tiny_modify_net()) == 3
+    rgb = codec.read_image(kodak_dir / "kodim23.png")[:75, :93]
+    edit = lambda images: export.edit_uint8(net, images)
+    whole = edit(rgb[None]).numpy()[0]
+    tiled = tiling.edit_tiled(lambda tile: edit(tile[None]).numpy()[0], rgb, tiling.halo(net), tile=32)
+    assert np.abs(tiled.astype(int) - whole.astype(int)).max() <= 1
+    # Cut-outs off the grid (halo = receptive radius only) change the edit: the test can fail.
+    shifted = tiling.edit_tiled(lambda tile: edit(tile[None]).numpy()[0], rgb, 3, tile=32)
+    assert np.abs(shifted.astype(int) - whole.astype(int)).max() > 1
+
+
 def test_tile_boxes_cover_the_image_once():
     boxes = tiling.tile_boxes(50, 70, 16)
     cover = np.zeros((50, 70), int)

@@ -1,4 +1,6 @@
+import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tfjpegnet import models
@@ -25,6 +27,49 @@ def test_modify_net_paper_size_and_any_input_size():
 def test_modify_net_sizes_are_parameters():
     net = models.build_modify_net(depth=5, filters=16)
     assert net.count_params() == conv_params(3, 3, 16) + 3 * conv_params(3, 16, 16) + conv_params(3, 16, 3)
+
+
+def test_mcu_layers_cut_jpeg_mcus_and_put_them_back():
+    x = tf.random.uniform((2, 37, 21, 3))
+    mcus = models.ToMCUs()(x).numpy()
+    assert mcus.shape == (2, 3, 2, 16 * 16 * 3)
+    # MCU (1, 0) holds rows 16..31, columns 0..15, pixel by pixel, channels innermost.
+    np.testing.assert_array_equal(mcus[1, 1, 0].reshape(16, 16, 3), x.numpy()[1, 16:32, 0:16])
+    # Past the image the MCUs are mirrored, and FromMCUs crops them away again.
+    np.testing.assert_array_equal(mcus[0, 2, 1].reshape(16, 16, 3)[:5, :5], x.numpy()[0, 32:37, 16:21])
+    np.testing.assert_array_equal(mcus[0, 2, 1].reshape(16, 16, 3)[5, :5], x.numpy()[0, 36, 16:21])
+    np.testing.assert_array_equal(models.FromMCUs()([mcus, x]).numpy(), x.numpy())
+
+
+def test_mcu_branch_starts_as_the_identity_and_marks_the_grid():
+    net = models.build_modify_net(depth=3, filters=8, mcu_branch=16)
+    x = tf.random.uniform((1, 40, 24, 3))
+    np.testing.assert_array_equal(net(x).numpy(), x.numpy())
+    plain = models.build_modify_net(depth=3, filters=8)
+    assert net.count_params() == plain.count_params() + (6 * 256 * 16 + 16) + (16 * 16 + 16) + (16 * 768 + 768)
+    assert models.grid_period(net) == 16 and models.grid_period(plain) == 1
+    assert net.layers[-1].name == "edited" and net.layers[-1].input[0] is net.inputs[0]
+
+
+def test_transfer_weights_into_an_mcu_branch_net_keeps_the_edit(tmp_path):
+    plain = models.build_modify_net(depth=3, filters=8)
+    for weight in plain.weights:
+        weight.assign(tf.random.normal(weight.shape, stddev=0.05))
+    branch = models.build_modify_net(depth=3, filters=8, mcu_branch=16)
+    models.transfer_weights(plain, branch)
+    x = tf.random.uniform((1, 40, 56, 3))
+    np.testing.assert_allclose(branch(x).numpy(), plain(x).numpy(), atol=1e-6)
+    # A trained branch changes the edit, MCU by MCU; a saved net reloads with it.
+    out = branch.get_layer("mcu_out")
+    out.kernel.assign(tf.random.normal(out.kernel.shape, stddev=0.05))
+    assert np.abs(branch(x).numpy() - plain(x).numpy()).max() > 1e-3
+    branch.save(tmp_path / "branch.keras")
+    loaded = keras.models.load_model(tmp_path / "branch.keras")
+    np.testing.assert_allclose(loaded(x).numpy(), branch(x).numpy(), atol=1e-6)
+    with pytest.raises(ValueError, match="cannot copy"):
+        models.transfer_weights(plain, models.build_modify_net(depth=3, filters=4))
+    with pytest.raises(ValueError, match="no layer"):
+        models.transfer_weights(plain, keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="head")]))
 
 
 def test_jpeg_net_three_convs_three_deconvs_8x8():

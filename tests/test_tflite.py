@@ -108,3 +108,14 @@ def test_residual_branch_found_in_a_loaded_model(tmp_path):
     assert isinstance(branch, keras.Model)
     x = tf.random.uniform([1, 12, 17, 3])
     np.testing.assert_allclose(branch(x) + x, loaded(x), atol=1e-6)
+
+
+def test_mcu_branch_net_converts_and_matches_keras_in_litert(test_images, tmp_path):
+    net = tiny_modify_net(mcu_branch=8)
+    path = tmp_path / "branch.tflite"
+    path.write_bytes(tflite.convert(net, "float32"))
+    runner = tflite.Runner(path)
+    for image in test_images:
+        rgb = image.astype(np.float32) / 255.0
+        reference = models.edit_rgb(net, rgb[None]).numpy()[0]
+        assert np.abs(runner(rgb) - reference).max() <= 1e-4

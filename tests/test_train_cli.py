@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfjpegnet import models
 from tfjpegnet.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,3 +147,20 @@ def test_init_model_starts_modify_net_from_a_saved_model(tmp_path, tiny_data_dir
     assert result.returncode == 0, result.stderr[-3000:]
     for a, b in zip(keras.models.load_model(start).get_weights(), final_weights(second, stage=1)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_mcu_branch_net_fine_tunes_from_a_net_without_one(tmp_path, tiny_data_dir):
+    first = tmp_path / "first"
+    assert run_train(*smoke_flags(tiny_data_dir, first, "--stages", "1", "--epochs-modify", "0",
+                                  "--epochs-jpeg", "0", "--lr-modify", "1e-2")).returncode == 0
+    start = keras.models.load_model(first / "stage1" / "modify_net.keras")
+    grid = tmp_path / "grid"
+    result = run_train(*smoke_flags(tiny_data_dir, grid, "--proxy", "analytic", "--distortion", "proximity",
+                                    "--rate-weight", "0.05", "--lr-modify", "1e-2", "--mcu-branch", "8",
+                                    "--init-model", os.fspath(first / "stage1" / "modify_net.keras")))
+    assert result.returncode == 0, result.stderr[-3000:]
+    net = keras.models.load_model(grid / "stage1" / "modify_net.keras")
+    assert models.grid_period(net) == 16
+    # Training moved the branch's output layer (it started at zero); the rest came from the start model.
+    assert np.abs(net.get_layer("mcu_out").kernel.numpy()).max() > 0
+    assert net.get_layer("conv1").kernel.shape == start.get_layer("conv1").kernel.shape

@@ -56,7 +56,7 @@ def load_editor(path):
         modify_net = export.load_keras_model(path)
         edit = tf.function(lambda images: export.edit_uint8(modify_net, images),
                            input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8)])
-        return Editor(edit, None, tiling.receptive_radius(modify_net))
+        return Editor(edit, None, tiling.halo(modify_net))
     if not os.path.isdir(path):
         raise UserError(f"{path}: no such model (a SavedModel folder or a .keras file)")
     loaded = tf.saved_model.load(saved_model_version_dir(path))
@@ -126,13 +126,14 @@ def add_arguments(parser):
     parser.add_argument("--baseline-huffman", action="store_true",
                         help="use OpenCV's default (standard) Huffman tables instead of optimised ones")
     parser.add_argument("--tile", type=int, default=1024,
-                        help="tile side in pixels for large images (memory ~ (tile + 2 halo)^2)")
+                        help="tile side in pixels for large images, a multiple of 16 so tiles start on JPEG's "
+                             "block grid (memory ~ (tile + 2 halo)^2)")
 
 
 def run(args):
     """Encode every input; returns 0, or 1 if any input could not be read."""
-    if args.tile < 1:
-        raise UserError(f"--tile must be >= 1, got {args.tile}")
+    if args.tile < 16 or args.tile % 16:
+        raise UserError(f"--tile must be a positive multiple of 16 (JPEG's MCU), got {args.tile}")
     if args.quality is not None:
         args.quality = codec.check_quality(args.quality)
     pairs = plan(args.inputs, args.out)

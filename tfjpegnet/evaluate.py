@@ -197,7 +197,7 @@ def edit_units(net, protocol, rgb):
     large photos fit in memory; patches are edited each on its own, as in training.
     """
     if protocol == "full":
-        edited = tiling.edit_tiled(lambda tile: edit_batch(net, tile[None])[0], rgb, tiling.receptive_radius(net))
+        edited = tiling.edit_tiled(lambda tile: edit_batch(net, tile[None])[0], rgb, tiling.halo(net))
         return edited[None]
     return edit_batch(net, units(protocol, rgb))
 

@@ -89,8 +89,9 @@ class ServingModule(tf.Module):
       ``tf.io.encode_jpeg`` at the model's quality (4:2:0, optimised Huffman tables);
       images of one batch may differ in size (``tf.map_fn`` over the batch).
     - ``metadata``: no input -> ``quality`` int32 scalar (the JPEG quality the model
-      was trained for) and ``halo`` int32 scalar (receptive radius in pixels, the
-      overlap needed when editing in tiles). Both are also the variables ``quality``
+      was trained for) and ``halo`` int32 scalar (the overlap in pixels needed when
+      editing in tiles: the receptive radius, rounded up to the MCU grid period;
+      tiles must then start at multiples of 16). Both are also the variables ``quality``
       and ``halo`` of the loaded object.
     """
 
@@ -183,7 +184,7 @@ def write_saved_model(modify_net, quality, model_dir, version=None, model_name=N
     os.makedirs(model_dir, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_dir)
     try:
-        halo = tiling.receptive_radius(modify_net)
+        halo = tiling.halo(modify_net)
         module = ServingModule(modify_net, quality, halo)
         tf.saved_model.save(module, tmp, signatures=module.signatures())
         os.makedirs(os.path.join(tmp, "assets.extra"))

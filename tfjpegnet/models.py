@@ -11,21 +11,82 @@ import tensorflow as tf
 from tfjpegnet import color
 
 
-def build_modify_net(depth=20, filters=64, channels=3, name="modify_net"):
+MCU = 16  # JPEG's minimum coded unit with 4:2:0: 16x16 luma pixels, one 8x8 block per chroma plane
+# The MCU branch's output is its last layer's times this gain: Adam moves each weight by
+# about the learning rate per step, so a branch fine-tuned from zero next to a trained
+# conv net then learns 10x faster than the net's own weights move.
+MCU_GAIN = 10.0
+
+
+def _with_channels(x, channels):
+    """``x`` [B, H, W, ?] with its channel count made static (a reshape TFLite can run)."""
+    shape = tf.shape(x)
+    return tf.reshape(x, tf.stack([shape[0], shape[1], shape[2], channels]))
+
+
+@keras.saving.register_keras_serializable(package="tfjpegnet")
+class ToMCUs(keras.layers.Layer):
+    """Cut an image into JPEG's 16x16 MCUs, each as one vector: space-to-depth on JPEG's grid.
+
+    float [B, H, W, C] -> [B, ceil(H / 16), ceil(W / 16), 256 C]; the image is first
+    mirrored out to whole MCUs (JPEG's grid is anchored at the top-left pixel, so a tile
+    must start at a multiple of 16 to keep it).
+    """
+
+    def call(self, inputs):
+        shape = tf.shape(inputs)
+        pad_rows, pad_cols = -shape[1] % MCU, -shape[2] % MCU
+        padded = tf.pad(inputs, [[0, 0], [0, pad_rows], [0, pad_cols], [0, 0]], mode="SYMMETRIC")
+        return _with_channels(tf.nn.space_to_depth(padded, MCU), inputs.shape[-1] * MCU * MCU)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], None, None, input_shape[-1] * MCU * MCU)
+
+
+@keras.saving.register_keras_serializable(package="tfjpegnet")
+class FromMCUs(keras.layers.Layer):
+    """Inverse of :class:`ToMCUs`: [mcus [B, h, w, 256 C], like [B, H, W, ...]] -> [B, H, W, C]."""
+
+    def call(self, inputs):
+        mcus, like = inputs
+        shape = tf.shape(like)
+        pixels = tf.nn.depth_to_space(mcus, MCU)[:, :shape[1], :shape[2], :]
+        return _with_channels(pixels, mcus.shape[-1] // (MCU * MCU))
+
+    def compute_output_shape(self, input_shape):
+        mcus, like = input_shape
+        return (*like[:3], mcus[-1] // (MCU * MCU))
+
+
+def grid_period(model):
+    """16 if ``model`` (a keras.Model) works on JPEG's MCU grid (:class:`ToMCUs`), else 1."""
+    return MCU if any(isinstance(layer, ToMCUs) for layer in model.layers) else 1
+
+
+def build_modify_net(depth=20, filters=64, channels=3, mcu_branch=0, name="modify_net"):
     """VDSR-style Modify-Net: ``depth`` 3x3 conv layers, output = input + residual.
 
     The first ``depth - 1`` layers have ``filters`` filters and ReLU; the last has
     ``channels`` filters and no activation, zero-initialised so that a new model is
     the identity. Zero padding keeps the size; any height and width are accepted.
 
+    With ``mcu_branch`` (beyond the paper) a second residual is added, computed per JPEG
+    MCU: the input and the conv net's edit, cut into 16x16 MCUs on JPEG's grid
+    (:class:`ToMCUs`), go through two 1x1 layers of ``mcu_branch`` units (ReLU) and a
+    zero-initialised 1x1 layer (times ``MCU_GAIN``) back to an MCU of residual pixels. A
+    fully convolutional net cannot tell where JPEG's blocks lie; this branch sees whole
+    blocks, so it can drop or keep individual DCT coefficients of a block (a 1x1 layer can
+    compute the DCT exactly).
+
     Args:
       depth: number of convolution layers (paper: 20), >= 2.
       filters: filters per hidden layer (paper: 64).
       channels: image channels in and out (paper: 3, Y Cr Cb).
+      mcu_branch: units of the MCU branch's hidden layers; 0 (the paper) for none.
 
     Returns:
       keras.Model mapping float [batch, H, W, channels] in [0, 1] to float32
-      [batch, H, W, channels] (not clipped).
+      [batch, H, W, channels] (not clipped); its last layer is Add([input, residual]).
     """
     if depth < 2:
         raise ValueError(f"Modify-Net needs depth >= 2, got {depth}")
@@ -36,8 +97,39 @@ def build_modify_net(depth=20, filters=64, channels=3, name="modify_net"):
                                 kernel_initializer="he_normal", name=f"conv{i + 1}")(x)
     residual = keras.layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros",
                                    dtype="float32", name=f"conv{depth}")(x)
+    if mcu_branch:
+        conv_edit = keras.layers.Add(dtype="float32", name="conv_edit")([inputs, residual])
+        mcus = ToMCUs(name="to_mcus")(keras.layers.Concatenate(name="mcu_inputs")([inputs, conv_edit]))
+        for i in range(2):
+            mcus = keras.layers.Conv2D(mcu_branch, 1, activation="relu", name=f"mcu{i + 1}")(mcus)
+        mcus = keras.layers.Conv2D(channels * MCU * MCU, 1, kernel_initializer="zeros", dtype="float32",
+                                   name="mcu_out")(mcus)
+        mcus = keras.layers.Rescaling(MCU_GAIN, dtype="float32", name="mcu_gain")(mcus)
+        block_residual = FromMCUs(dtype="float32", name="from_mcus")([mcus, inputs])
+        residual = keras.layers.Add(dtype="float32", name="residual")([residual, block_residual])
     outputs = keras.layers.Add(dtype="float32", name="edited")([inputs, residual])
     return keras.Model(inputs, outputs, name=name)
+
+
+def transfer_weights(source, target):
+    """Copy the weights of ``source`` into ``target`` (keras.Models), layer by layer by name.
+
+    Every layer of ``target`` with weights must exist in ``source`` with the same weight
+    shapes, except the MCU branch's layers (``mcu*``), which keep their initial weights
+    when ``source`` has none (a Modify-Net without the branch into one with it: ``target``
+    then computes what ``source`` did). Raises ValueError for any other mismatch.
+    """
+    names = {layer.name for layer in source.layers}
+    for layer in target.layers:
+        if not layer.weights or (layer.name.startswith("mcu") and layer.name not in names):
+            continue
+        if layer.name not in names:
+            raise ValueError(f"{source.name} has no layer {layer.name!r} to copy from")
+        values = source.get_layer(layer.name).get_weights()
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if [v.shape for v in values] != shapes:
+            raise ValueError(f"layer {layer.name!r}: cannot copy weights {[v.shape for v in values]} into {shapes}")
+        layer.set_weights(values)
 
 
 def build_jpeg_net(filters=64, channels=3, residual=True, name="jpeg_net"):

@@ -10,6 +10,8 @@ untiled edit up to float rounding (at most 1/255 after rounding to 8 bits).
 import keras
 import numpy as np
 
+from tfjpegnet import models
+
 
 def receptive_radius(model):
     """Receptive radius in pixels of a stack of stride-1 ``Conv2D`` layers.
@@ -28,6 +30,18 @@ def receptive_radius(model):
                 raise ValueError(f"layer {layer.name} has strides {layer.strides}; tiling needs 1")
             radius += max(d * (k - 1) // 2 for k, d in zip(layer.kernel_size, layer.dilation_rate))
     return radius
+
+
+def halo(model):
+    """Context to cut out around each tile of ``model``'s edit, in pixels.
+
+    The receptive radius of the convolutions (:func:`receptive_radius`), rounded up to a
+    multiple of the model's grid period (:func:`tfjpegnet.models.grid_period`: 16 with an
+    MCU branch, else 1), so that every cut-out starts on JPEG's MCU grid when tiles do; the
+    MCU branch then sees the same whole MCUs as on the untiled image. Returns int >= 0.
+    """
+    period = models.grid_period(model)
+    return -(-receptive_radius(model) // period) * period
 
 
 def tile_boxes(height, width, tile):
@@ -53,7 +67,9 @@ def edit_tiled(edit, rgb, halo, tile=1024):
         edit whose receptive radius is at most ``halo``).
       rgb: uint8 array [H, W, 3].
       halo: context in pixels added on each inner side of a tile (>= receptive radius).
-      tile: core tile side in pixels; peak memory grows with (tile + 2 * halo)^2.
+      tile: core tile side in pixels; peak memory grows with (tile + 2 * halo)^2. For a
+        model with an MCU branch, ``tile`` and ``halo`` must be multiples of its period
+        (:func:`halo` gives such a halo).
 
     Returns:
       uint8 array [H, W, 3], equal to ``edit(rgb)`` up to float rounding.

@@ -50,6 +50,9 @@ def add_arguments(parser):
                         help="clip each gradient element to +-V (0: off)")
     parser.add_argument("--depth", type=_positive_int, help="Modify-Net conv layers")
     parser.add_argument("--filters", type=_positive_int, help="Modify-Net filters per layer")
+    parser.add_argument("--mcu-branch", type=_nonneg_int,
+                        help="add to Modify-Net a branch that edits each 16x16 JPEG MCU as a whole, "
+                             "with N hidden units (0: none, the paper)")
     parser.add_argument("--patch-size", type=_positive_int, help="training patch size (multiple of 16)")
     parser.add_argument("--max-patches", type=_nonneg_int,
                         help="use at most N training patches (0: all)")
@@ -135,7 +138,7 @@ def _image_split(config):
     return data.split_images(paths, test)
 
 
-_RESUME_KEYS = ("quality", "proxy", "stages", "depth", "filters", "patch_size", "train_images",
+_RESUME_KEYS = ("quality", "proxy", "stages", "depth", "filters", "mcu_branch", "patch_size", "train_images",
                 "test_images", "rate_weight", "distortion", "ssim_weight", "contrast_weight", "rounding", "rate_gradient", "seed", "batch_modify", "batch_jpeg",
                 "epochs_jpeg", "epochs_modify", "optimizer")
 

@@ -97,7 +97,7 @@ class StageTrainer:
         self.test_plain = data.jpeg_targets(self.test_patches, config["quality"])
         self.jpeg_pairs = None
         with self.strategy.scope():
-            self.modify_net = models.build_modify_net(config["depth"], config["filters"])
+            self.modify_net = models.build_modify_net(config["depth"], config["filters"], mcu_branch=config["mcu_branch"])
             self.jpeg_net = models.build_jpeg_net() if config["proxy"] == "jpegnet" else None
             self.objective = ModifyObjective(config, self.jpeg_net)
             self.optimizers = {}
@@ -263,8 +263,9 @@ class StageTrainer:
         """Run or resume all stages; returns a one-line summary string."""
         start = time.time()
         if self.config["init_model"] and not self.manager.checkpoints:
-            # Fine-tune: start Modify-Net from a saved model (same depth and filters).
-            self.modify_net.set_weights(keras.models.load_model(self.config["init_model"]).get_weights())
+            # Fine-tune: start Modify-Net from a saved model (same depth and filters; one
+            # without the MCU branch starts a net with it that computes the same edit).
+            models.transfer_weights(keras.models.load_model(self.config["init_model"]), self.modify_net)
         if self._restore():
             stage, phase, epoch, step = (int(v) for v in self.position.numpy())
             print(f"Resuming {self.out} at stage {stage}, {PHASE_NAMES[phase]}, epoch {epoch + 1}, "
@@ -367,7 +368,8 @@ class StageTrainer:
         policy = keras.mixed_precision.global_policy()
         keras.mixed_precision.set_global_policy("float32")
         try:
-            net = models.build_modify_net(self.config["depth"], self.config["filters"])
+            net = models.build_modify_net(self.config["depth"], self.config["filters"],
+                                          mcu_branch=self.config["mcu_branch"])
             net.set_weights(self.modify_net.get_weights())
             saved = {"modify_net": net}
             if self.jpeg_net is not None:
