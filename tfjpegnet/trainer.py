@@ -97,7 +97,8 @@ class StageTrainer:
         self.test_plain = data.jpeg_targets(self.test_patches, config["quality"])
         self.jpeg_pairs = None
         with self.strategy.scope():
-            self.modify_net = models.build_modify_net(config["depth"], config["filters"], mcu_branch=config["mcu_branch"])
+            self.modify_net = models.build_modify_net(config["depth"], config["filters"],
+                                                      mcu_branch=config["mcu_branch"])
             self.jpeg_net = models.build_jpeg_net() if config["proxy"] == "jpegnet" else None
             self.objective = ModifyObjective(config, self.jpeg_net)
             self.optimizers = {}
