@@ -12,6 +12,14 @@ def patch(kodak_dir):
     return tf.constant(codec.read_image(f"{kodak_dir}/kodim23.png")[None, 200:328, 200:328], tf.float32) / 255.0
 
 
+def contrast_loss(original, edited, quality):
+    """contrast.lost_share of RGB images [B, H, W, 3] in [0, 1], as the objective computes it."""
+    def luma(rgb):
+        return jpeg_proxy.encode(rgb, quality, rounding="none")[0]
+
+    return contrast.lost_share(luma(original), luma(edited), quality)
+
+
 def _blur(x):
     kernel = tf.ones([5, 5, 1, 1]) / 25.0
     channels = [tf.nn.conv2d(x[..., i:i + 1], kernel, 1, "SAME") for i in range(3)]
@@ -20,9 +28,9 @@ def _blur(x):
 
 @pytest.mark.parametrize("quality", [5, 15])
 def test_unedited_image_loses_nothing_and_blur_loses_contrast(patch, quality):
-    assert float(contrast.contrast_loss(patch, patch, quality)[0]) == 0.0
-    blurred = float(contrast.contrast_loss(patch, _blur(patch), quality)[0])
-    flat = float(contrast.contrast_loss(patch, tf.fill(tf.shape(patch), 0.5), quality)[0])
+    assert float(contrast_loss(patch, patch, quality)[0]) == 0.0
+    blurred = float(contrast_loss(patch, _blur(patch), quality)[0])
+    flat = float(contrast_loss(patch, tf.fill(tf.shape(patch), 0.5), quality)[0])
     assert 0.0 < blurred < flat < 1.0
 
 
@@ -32,14 +40,14 @@ def test_more_contrast_is_not_rewarded(patch):
         return contrast.kept_energy(jpeg_proxy.encode(rgb, quality, rounding="none")[0], quality)
 
     assert float(tf.reduce_sum(energy(sharpened, 15))) > float(tf.reduce_sum(energy(patch, 15)))
-    assert float(contrast.contrast_loss(patch, sharpened, 15)[0]) < 0.01
+    assert float(contrast_loss(patch, sharpened, 15)[0]) < 0.01
 
 
 def test_gradient_flows_to_the_edit_only(patch):
     edited = tf.Variable(_blur(patch))
     original = tf.Variable(patch)
     with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(contrast.contrast_loss(original, edited, 5))
+        loss = tf.reduce_sum(contrast_loss(original, edited, 5))
     grad_edit, grad_original = tape.gradient(loss, [edited, original])
     assert np.abs(grad_edit.numpy()).max() > 0.0 and np.all(np.isfinite(grad_edit.numpy()))
     assert grad_original is None

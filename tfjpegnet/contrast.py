@@ -52,10 +52,3 @@ def lost_share(original_y, edited_y, quality):
     lost = tf.nn.relu(reference - kept_energy(edited_y, quality))
     return tf.reduce_mean(lost / (reference + K), axis=[1, 2])
 
-
-def contrast_loss(original, edited, quality):
-    """:func:`lost_share` of RGB images ``original``, ``edited`` [B, H, W, 3] in [0, 1]; float32 [B]."""
-    def luma(rgb):
-        return jpeg_proxy.encode(rgb, quality, rounding="none")[0]
-
-    return lost_share(luma(original), luma(edited), quality)

@@ -16,7 +16,7 @@ import sys
 import keras
 import tensorflow as tf
 
-from tfjpegnet import codec, data, export, files, tiling
+from tfjpegnet import codec, data, export, files, models, tiling
 from tfjpegnet.errors import UserError
 
 
@@ -132,8 +132,8 @@ def add_arguments(parser):
 
 def run(args):
     """Encode every input; returns 0, or 1 if any input could not be read."""
-    if args.tile < 16 or args.tile % 16:
-        raise UserError(f"--tile must be a positive multiple of 16 (JPEG's MCU), got {args.tile}")
+    if args.tile < models.MCU or args.tile % models.MCU:
+        raise UserError(f"--tile must be a positive multiple of {models.MCU} (JPEG's MCU), got {args.tile}")
     if args.quality is not None:
         args.quality = codec.check_quality(args.quality)
     pairs = plan(args.inputs, args.out)

@@ -97,8 +97,7 @@ class StageTrainer:
         self.test_plain = data.jpeg_targets(self.test_patches, config["quality"])
         self.jpeg_pairs = None
         with self.strategy.scope():
-            self.modify_net = models.build_modify_net(config["depth"], config["filters"],
-                                                      mcu_branch=config["mcu_branch"])
+            self.modify_net = self._build_modify_net()
             self.jpeg_net = models.build_jpeg_net() if config["proxy"] == "jpegnet" else None
             self.objective = ModifyObjective(config, self.jpeg_net)
             self.optimizers = {}
@@ -260,6 +259,11 @@ class StageTrainer:
         return {"test_jpegnet_psnr": 10 * math.log10(1.0 / mse)}
 
     # ----- the loop ---------------------------------------------------------------------------
+    def _build_modify_net(self):
+        """A new Modify-Net of the configured depth, filters and MCU branch (current dtype policy)."""
+        return models.build_modify_net(self.config["depth"], self.config["filters"],
+                                       mcu_branch=self.config["mcu_branch"])
+
     def fit(self):
         """Run or resume all stages; returns a one-line summary string."""
         start = time.time()
@@ -369,8 +373,7 @@ class StageTrainer:
         policy = keras.mixed_precision.global_policy()
         keras.mixed_precision.set_global_policy("float32")
         try:
-            net = models.build_modify_net(self.config["depth"], self.config["filters"],
-                                          mcu_branch=self.config["mcu_branch"])
+            net = self._build_modify_net()
             net.set_weights(self.modify_net.get_weights())
             saved = {"modify_net": net}
             if self.jpeg_net is not None:
