@@ -164,3 +164,24 @@ def test_mcu_branch_net_fine_tunes_from_a_net_without_one(tmp_path, tiny_data_di
     # Training moved the branch's output layer (it started at zero); the rest came from the start model.
     assert np.abs(net.get_layer("mcu_out").kernel.numpy()).max() > 0
     assert net.get_layer("conv1").kernel.shape == start.get_layer("conv1").kernel.shape
+
+
+def test_train_only_branch_keeps_the_conv_layers(tmp_path, tiny_data_dir):
+    first = tmp_path / "first"
+    assert run_train(*smoke_flags(tiny_data_dir, first, "--stages", "1", "--epochs-modify", "0",
+                                  "--epochs-jpeg", "0", "--lr-modify", "1e-2")).returncode == 0
+    start_path = first / "stage1" / "modify_net.keras"
+    start = keras.models.load_model(start_path)
+    branch = tmp_path / "branch"
+    flags = ("--proxy", "analytic", "--distortion", "proximity", "--rate-weight", "0.05", "--lr-modify", "1e-2",
+             "--mcu-branch", "8", "--train-only-branch")
+    result = run_train(*smoke_flags(tiny_data_dir, branch, *flags, "--init-model", os.fspath(start_path)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    net = keras.models.load_model(branch / "stage1" / "modify_net.keras")
+    assert np.abs(net.get_layer("mcu_out").kernel.numpy()).max() > 0
+    for layer in start.layers:
+        for a, b in zip(layer.get_weights(), net.get_layer(layer.name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+    refused = run_train(*smoke_flags(tiny_data_dir, tmp_path / "no_init", *flags))
+    assert refused.returncode == 2 and "--init-model" in refused.stderr
+

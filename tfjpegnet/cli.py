@@ -6,6 +6,7 @@ Each command module exposes ``add_arguments(parser)`` and ``run(args) -> int``.
 
 import argparse
 import importlib
+import math
 import os
 import sys
 
@@ -21,6 +22,7 @@ COMMANDS = {
     "encode": ("tfjpegnet.encode", "encode images as standard JPEG after the Modify-Net edit"),
     "evaluate": ("tfjpegnet.evaluate", "measure pre-edited vs plain JPEG: tables, RD curves, BD-rate, figures"),
     "operating-point": ("tfjpegnet.operating_point", "where models sit against plain JPEG at one quality"),
+    "edit-optimum": ("tfjpegnet.edit_optimum", "the best edit a training objective asks for, without a network"),
 }
 
 
@@ -32,6 +34,25 @@ def quality_arg(text):
         return check_quality(text)
     except UserError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _typed(cast, check, what):
+    """argparse ``type=``: ``cast`` the text, then require ``check(value)``; ``what`` names it in errors."""
+    def parse(text):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not check(value):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+    return parse
+
+
+positive_int = _typed(int, lambda v: v > 0, "a positive integer")
+nonneg_int = _typed(int, lambda v: v >= 0, "an integer >= 0")
+positive_float = _typed(float, lambda v: v > 0 and math.isfinite(v), "a positive number")
+nonneg_float = _typed(float, lambda v: v >= 0 and math.isfinite(v), "a number >= 0")
 
 
 def build_parser():

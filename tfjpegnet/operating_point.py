@@ -33,6 +33,41 @@ def _mean(images, inputs, quality):
                               for name in images])
 
 
+def reference_curve(images, progress=None):
+    """Plain JPEG of the originals at Q = 1..100: list of 100 mean rows (index Q - 1).
+
+    images: dict name -> RGB uint8 [H, W, 3]. progress: optional callable() after each quality.
+    """
+    curve = []
+    for q in range(1, 101):
+        curve.append(_mean(images, {name: rgb[None] for name, rgb in images.items()}, q))
+        if progress:
+            progress()
+    return curve
+
+
+def judge(images, edited, quality, curve, label):
+    """Operating point of edited images against plain JPEG's ``curve``.
+
+    Args:
+      images: dict name -> RGB uint8 [H, W, 3], the originals.
+      edited: dict name -> RGB uint8 [1, H, W, 3], what is encoded at ``quality``.
+      curve: from :func:`reference_curve` on the same images. label: names the row.
+
+    Returns:
+      dict: the means (psnr, ssim, bpp, ...), "model" (= label), "d_psnr" (dB), "d_bpp"
+      (percent) and "saving_psnr", "saving_ssim" (percent; positive = fewer bits than
+      plain JPEG at equal quality).
+    """
+    plain = curve[quality - 1]
+    rates = [row["bpp"] for row in curve]
+    row = _mean(images, edited, quality)
+    row.update(model=label, d_psnr=row["psnr"] - plain["psnr"], d_bpp=100.0 * (row["bpp"] / plain["bpp"] - 1.0),
+               saving_psnr=metrics.bit_saving(row["bpp"], row["psnr"], rates, [c["psnr"] for c in curve]),
+               saving_ssim=metrics.bit_saving(row["bpp"], row["ssim"], rates, [c["ssim"] for c in curve]))
+    return row
+
+
 def measure(models, images, quality, progress=None):
     """Operating point of each model.
 
@@ -41,29 +76,18 @@ def measure(models, images, quality, progress=None):
       quality: 1..100. progress: optional callable() after each plain quality and model.
 
     Returns:
-      dict with "plain" (means of psnr, ssim, bpp, ... at ``quality``) and "models": one dict per
-      model with its means, "d_psnr" (dB), "d_bpp" (percent) and "saving_psnr",
-      "saving_ssim" (percent; positive = fewer bits than plain JPEG at equal quality).
+      dict with "quality", "encoder", "plain" (means of psnr, ssim, bpp, ... at ``quality``)
+      and "models": one :func:`judge` row per model, labelled by its path.
     """
-    curve = []
-    for q in range(1, 101):
-        curve.append(_mean(images, {name: rgb[None] for name, rgb in images.items()}, q))
-        if progress:
-            progress()
-    plain = curve[quality - 1]
-    rates = [row["bpp"] for row in curve]
+    curve = reference_curve(images, progress)
     rows = []
     for path in models:
         net = evaluate.load_model(path)
         edited = {name: evaluate.edit_units(net, "full", rgb) for name, rgb in images.items()}
-        row = _mean(images, edited, quality)
-        row.update(model=path, d_psnr=row["psnr"] - plain["psnr"], d_bpp=100.0 * (row["bpp"] / plain["bpp"] - 1.0),
-                   saving_psnr=metrics.bit_saving(row["bpp"], row["psnr"], rates, [c["psnr"] for c in curve]),
-                   saving_ssim=metrics.bit_saving(row["bpp"], row["ssim"], rates, [c["ssim"] for c in curve]))
-        rows.append(row)
+        rows.append(judge(images, edited, quality, curve, path))
         if progress:
             progress()
-    return {"quality": quality, "encoder": ENCODER, "plain": plain, "models": rows}
+    return {"quality": quality, "encoder": ENCODER, "plain": curve[quality - 1], "models": rows}
 
 
 def to_markdown(result):

@@ -9,15 +9,15 @@ mixed_bfloat16: Adam, few epochs. ``smoke``: seconds, for tests (tiny net, few p
 PRESETS = {
     "paper": dict(stages=3, proxy="jpegnet", epochs_jpeg=50, epochs_modify=50, batch_jpeg=64,
                   batch_modify=64, optimizer="sgd", lr_jpeg=0.1, lr_modify=0.1, lr_decay_epochs=10,
-                  clipvalue=0.1, depth=20, filters=64, mcu_branch=0, patch_size=64, max_patches=0, rate_weight=0.0,
+                  clipvalue=0.1, depth=20, filters=64, mcu_branch=0, train_only_branch=False, patch_size=64, max_patches=0, rate_weight=0.0,
                   distortion="decoded", ssim_weight=0.01, contrast_weight=0.02, rounding="ste", rate_gradient="smooth", precision="mixed_bfloat16", checkpoint_every=200),
     "cpu": dict(stages=3, proxy="jpegnet", epochs_jpeg=2, epochs_modify=1, batch_jpeg=256,
                 batch_modify=32, optimizer="adam", lr_jpeg=1e-3, lr_modify=1e-4, lr_decay_epochs=0,
-                clipvalue=0.0, depth=20, filters=64, mcu_branch=0, patch_size=64, max_patches=0, rate_weight=0.0,
+                clipvalue=0.0, depth=20, filters=64, mcu_branch=0, train_only_branch=False, patch_size=64, max_patches=0, rate_weight=0.0,
                 distortion="decoded", ssim_weight=0.01, contrast_weight=0.02, rounding="ste", rate_gradient="smooth", precision="mixed_bfloat16", checkpoint_every=100),
     "smoke": dict(stages=2, proxy="jpegnet", epochs_jpeg=1, epochs_modify=1, batch_jpeg=128,
                   batch_modify=8, optimizer="adam", lr_jpeg=1e-3, lr_modify=1e-4, lr_decay_epochs=0,
-                  clipvalue=0.0, depth=3, filters=8, mcu_branch=0, patch_size=64, max_patches=32, rate_weight=0.0,
+                  clipvalue=0.0, depth=3, filters=8, mcu_branch=0, train_only_branch=False, patch_size=64, max_patches=32, rate_weight=0.0,
                   distortion="decoded", ssim_weight=0.01, contrast_weight=0.02, rounding="ste", rate_gradient="smooth", precision="float32", checkpoint_every=2),
 }
 
@@ -47,4 +47,6 @@ def resolve_config(flags):
         raise UserError(f"unknown --distortion term(s) {unknown}; choose from {DISTORTIONS}")
     if config["proxy"] == "jpegnet" and (config["rate_weight"] or terms != ["decoded"]):
         raise UserError("--rate-weight and --distortion other than 'decoded' need --proxy analytic")
+    if config["train_only_branch"] and not (config["mcu_branch"] and config["init_model"]):
+        raise UserError("--train-only-branch needs --mcu-branch N and --init-model (the conv layers to keep)")
     return config

@@ -11,12 +11,10 @@ Everything a run produces is in one directory: config.json, checkpoints/, logs/
 command resumes where it stopped.
 """
 
-import argparse
 import json
-import math
 import os
 
-from tfjpegnet import data, rate
+from tfjpegnet import cli, data, rate
 from tfjpegnet.cli import quality_arg
 from tfjpegnet.errors import TrainingDiverged, UserError
 from tfjpegnet.files import write_json
@@ -35,31 +33,33 @@ def add_arguments(parser):
                         help="comma-separated test image names, or a count of last images")
     parser.add_argument("--out", help="run directory (default runs/q{quality})")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu", help="training schedule")
-    parser.add_argument("--stages", type=_positive_int, help="number of stages (preset: 3)")
+    parser.add_argument("--stages", type=cli.positive_int, help="number of stages (preset: 3)")
     parser.add_argument("--proxy", choices=("jpegnet", "analytic"), help="what stands in for JPEG")
-    parser.add_argument("--epochs-jpeg", type=_nonneg_int, help="JPEG-Net epochs per stage")
-    parser.add_argument("--epochs-modify", type=_nonneg_int, help="Modify-Net epochs per stage")
-    parser.add_argument("--batch-jpeg", type=_positive_int, help="JPEG-Net batch (8x8 blocks)")
-    parser.add_argument("--batch-modify", type=_positive_int, help="Modify-Net batch (64x64 patches)")
+    parser.add_argument("--epochs-jpeg", type=cli.nonneg_int, help="JPEG-Net epochs per stage")
+    parser.add_argument("--epochs-modify", type=cli.nonneg_int, help="Modify-Net epochs per stage")
+    parser.add_argument("--batch-jpeg", type=cli.positive_int, help="JPEG-Net batch (8x8 blocks)")
+    parser.add_argument("--batch-modify", type=cli.positive_int, help="Modify-Net batch (64x64 patches)")
     parser.add_argument("--optimizer", choices=("sgd", "adam"), help="optimizer for both networks")
-    parser.add_argument("--lr-jpeg", type=_positive_float, help="JPEG-Net learning rate")
-    parser.add_argument("--lr-modify", type=_positive_float, help="Modify-Net learning rate")
-    parser.add_argument("--lr-decay-epochs", type=_nonneg_int,
+    parser.add_argument("--lr-jpeg", type=cli.positive_float, help="JPEG-Net learning rate")
+    parser.add_argument("--lr-modify", type=cli.positive_float, help="Modify-Net learning rate")
+    parser.add_argument("--lr-decay-epochs", type=cli.nonneg_int,
                         help="divide the learning rate by 10 every N epochs (0: never)")
-    parser.add_argument("--clipvalue", type=_nonneg_float,
+    parser.add_argument("--clipvalue", type=cli.nonneg_float,
                         help="clip each gradient element to +-V (0: off)")
-    parser.add_argument("--depth", type=_positive_int, help="Modify-Net conv layers")
-    parser.add_argument("--filters", type=_positive_int, help="Modify-Net filters per layer")
-    parser.add_argument("--mcu-branch", type=_nonneg_int,
+    parser.add_argument("--depth", type=cli.positive_int, help="Modify-Net conv layers")
+    parser.add_argument("--filters", type=cli.positive_int, help="Modify-Net filters per layer")
+    parser.add_argument("--mcu-branch", type=cli.nonneg_int,
                         help="add to Modify-Net a branch that edits each 16x16 JPEG MCU as a whole, "
                              "with N hidden units (0: none, the paper)")
-    parser.add_argument("--patch-size", type=_positive_int, help="training patch size (multiple of 16)")
-    parser.add_argument("--max-patches", type=_nonneg_int,
+    parser.add_argument("--train-only-branch", action="store_true", default=None,
+                        help="train only the MCU branch; the conv layers keep the weights of --init-model")
+    parser.add_argument("--patch-size", type=cli.positive_int, help="training patch size (multiple of 16)")
+    parser.add_argument("--max-patches", type=cli.nonneg_int,
                         help="use at most N training patches (0: all)")
-    parser.add_argument("--rate-weight", type=_nonneg_float, help="weight of the rate term (analytic proxy)")
+    parser.add_argument("--rate-weight", type=cli.nonneg_float, help="weight of the rate term (analytic proxy)")
     parser.add_argument("--distortion", help="distortion terms, '+'-joined: decoded, proximity, decoded-ssim, proximity-ssim, jpeg-ssim, contrast")
-    parser.add_argument("--ssim-weight", type=_nonneg_float, help="weight of the (1 - SSIM) term")
-    parser.add_argument("--contrast-weight", type=_nonneg_float,
+    parser.add_argument("--ssim-weight", type=cli.nonneg_float, help="weight of the (1 - SSIM) term")
+    parser.add_argument("--contrast-weight", type=cli.nonneg_float,
                         help="weight of the 'contrast' term (share of JPEG-kept block contrast lost)")
     parser.add_argument("--rounding", choices=("ste", "soft"),
                         help="rounding in the analytic proxy: straight-through or smooth")
@@ -70,28 +70,10 @@ def add_arguments(parser):
     parser.add_argument("--precision", choices=("mixed_bfloat16", "float32"), help="compute precision")
     parser.add_argument("--strategy", choices=STRATEGIES, default="default",
                         help="tf.distribute strategy (multiworker reads TF_CONFIG)")
-    parser.add_argument("--checkpoint-every", type=_positive_int,
+    parser.add_argument("--checkpoint-every", type=cli.positive_int,
                         help="also checkpoint every N steps inside an epoch")
     parser.add_argument("--init-model", help="start Modify-Net from this .keras model (fine-tuning)")
     parser.add_argument("--seed", type=int, default=0, help="seed for init, data order and augmentation")
-
-
-def _typed(cast, check, what):
-    def parse(text):
-        try:
-            value = cast(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if not check(value):
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-        return value
-    return parse
-
-
-_positive_int = _typed(int, lambda v: v > 0, "a positive integer")
-_nonneg_int = _typed(int, lambda v: v >= 0, "an integer >= 0")
-_positive_float = _typed(float, lambda v: v > 0 and math.isfinite(v), "a positive number")
-_nonneg_float = _typed(float, lambda v: v >= 0 and math.isfinite(v), "a number >= 0")
 
 
 def prepare_config(args):
@@ -138,7 +120,7 @@ def _image_split(config):
     return data.split_images(paths, test)
 
 
-_RESUME_KEYS = ("quality", "proxy", "stages", "depth", "filters", "mcu_branch", "patch_size", "train_images",
+_RESUME_KEYS = ("quality", "proxy", "stages", "depth", "filters", "mcu_branch", "train_only_branch", "patch_size", "train_images",
                 "test_images", "rate_weight", "distortion", "ssim_weight", "contrast_weight", "rounding", "rate_gradient", "seed", "batch_modify", "batch_jpeg",
                 "epochs_jpeg", "epochs_modify", "optimizer")
 

@@ -260,9 +260,16 @@ class StageTrainer:
 
     # ----- the loop ---------------------------------------------------------------------------
     def _build_modify_net(self):
-        """A new Modify-Net of the configured depth, filters and MCU branch (current dtype policy)."""
-        return models.build_modify_net(self.config["depth"], self.config["filters"],
-                                       mcu_branch=self.config["mcu_branch"])
+        """A new Modify-Net of the configured depth, filters and MCU branch (current dtype policy).
+
+        With ``train_only_branch`` every layer outside the MCU branch is frozen (not trainable).
+        """
+        net = models.build_modify_net(self.config["depth"], self.config["filters"],
+                                      mcu_branch=self.config["mcu_branch"])
+        if self.config["train_only_branch"]:
+            for layer in net.layers:
+                layer.trainable = layer.name.startswith("mcu")
+        return net
 
     def fit(self):
         """Run or resume all stages; returns a one-line summary string."""
