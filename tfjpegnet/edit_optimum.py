@@ -117,7 +117,7 @@ def run(args):
         for name, rgb in images.items():
             edited[name], losses[name] = optimise_image(rgb, objective, args.steps, args.lr, args.grid_shift,
                                                         lambda loss: bar.add(1, [("loss", loss)]))
-        optima.append((config, edited, {name: [run[0], run[-1]] for name, run in losses.items()}))
+        optima.append((config, edited, {name: [trace[0], trace[-1]] for name, trace in losses.items()}))
     curve = operating_point.reference_curve(images)
     rows = []
     for config, edited, losses in optima:
