@@ -51,4 +51,3 @@ def lost_share(original_y, edited_y, quality):
     reference = tf.stop_gradient(kept_energy(original_y, quality))
     lost = tf.nn.relu(reference - kept_energy(edited_y, quality))
     return tf.reduce_mean(lost / (reference + K), axis=[1, 2])
-

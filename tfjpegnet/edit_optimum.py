@@ -118,7 +118,9 @@ def run(args):
             edited[name], losses[name] = optimise_image(rgb, objective, args.steps, args.lr, args.grid_shift,
                                                         lambda loss: bar.add(1, [("loss", loss)]))
         optima.append((config, edited, {name: [trace[0], trace[-1]] for name, trace in losses.items()}))
-    curve = operating_point.reference_curve(images)
+    print("Plain JPEG's reference curve (Q = 1..100):")
+    curve_bar = keras.utils.Progbar(100, unit_name="quality")
+    curve = operating_point.reference_curve(images, progress=lambda: curve_bar.add(1))
     rows = []
     for config, edited, losses in optima:
         row = operating_point.judge(images, edited, args.quality, curve, objective_label(config, args.grid_shift))
