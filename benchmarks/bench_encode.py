@@ -16,7 +16,7 @@ file bytes:
 OpenCV JPEG everywhere is baseline 4:2:0 with optimised Huffman tables at --quality (as
 ``tfjpegnet encode`` writes). Whole images go through the networks (no tiling). The
 SavedModel and TFLite files are built from --model in a scratch folder with the
-deployment module's own functions (``export.write_saved_model``, ``tflite.write_tflite``).
+deployment module's own functions (``savedmodel.write_saved_model``, ``tflite.write_tflite``).
 The first call per image and method is a warm-up and is not timed; the methods alternate
 within each repeat so that other load on the machine hits them alike. p50 and p90 are
 over all images x repeats, in ms per megapixel; ratio = p50 / p50 of plain OpenCV.
@@ -41,7 +41,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from bench_train import machine_info, write_results  # noqa: E402  (benchmarks/ is this script's folder)
-from tfjpegnet import codec, data, encode, export, models, tflite  # noqa: E402
+from tfjpegnet import datasets, models  # noqa: E402
+from tfjpegnet.deploy import encode, savedmodel, tflite  # noqa: E402
+from tfjpegnet.jpeg import codec  # noqa: E402
 
 METHODS = ("opencv", "keras+opencv", "savedmodel", "tflite-float32", "tflite-fp16", "tflite-int8")
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "bench_encode.json")
@@ -83,9 +85,9 @@ def build_encoders(model_path, quality, scratch, calibration, threads):
     Returns:
       (dict method -> callable, dict of model file sizes in bytes).
     """
-    modify_net = export.load_keras_model(model_path)
+    modify_net = savedmodel.load_keras_model(model_path)
     editor = encode.load_editor(model_path)
-    version_dir = export.write_saved_model(modify_net, quality, os.path.join(scratch, "saved_models", "bench"))
+    version_dir = savedmodel.write_saved_model(modify_net, quality, os.path.join(scratch, "saved_models", "bench"))
     encode_signature = tf.saved_model.load(version_dir).signatures["encode"]
     tflite_paths = tflite.write_tflite(modify_net, scratch, "bench", calibration)
     runners = {variant: tflite.Runner(path, num_threads=threads) for variant, path in tflite_paths.items()}
@@ -102,7 +104,7 @@ def build_encoders(model_path, quality, scratch, calibration, threads):
         "savedmodel": lambda rgb, png: encode_signature(image_bytes=tf.constant([png]))["jpeg_bytes"][0].numpy(),
     }
     methods.update({f"tflite-{variant}": with_runner(runner) for variant, runner in runners.items()})
-    sizes = {"keras": os.path.getsize(model_path), "savedmodel": export.folder_size(version_dir)}
+    sizes = {"keras": os.path.getsize(model_path), "savedmodel": savedmodel.folder_size(version_dir)}
     sizes.update({f"tflite-{variant}": os.path.getsize(path) for variant, path in tflite_paths.items()})
     return methods, sizes
 
@@ -214,8 +216,8 @@ def main(argv=None):
     """Run the benchmark, print the table, write the JSON; returns 0."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     info = machine_info()
-    paths = data.find_images(args.data_dir) if args.data_dir else data.kodak_paths()
-    train_paths, test_paths = data.split_images(paths)
+    paths = datasets.find_images(args.data_dir) if args.data_dir else datasets.kodak_paths()
+    train_paths, test_paths = datasets.split_images(paths)
     originals = [codec.read_image(p) for p in test_paths]
     with tempfile.TemporaryDirectory(prefix="bench_encode_") as scratch:
         model_path = args.model or tiny_model(os.path.join(scratch, "tiny.keras"))

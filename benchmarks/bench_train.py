@@ -38,8 +38,11 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tfjpegnet import files, train  # noqa: E402
-from tfjpegnet.trainer import MODIFY_PHASE, StageTrainer, batches, seed_for  # noqa: E402
+from tfjpegnet import files  # noqa: E402
+from tfjpegnet.cli import train  # noqa: E402
+from tfjpegnet.training.stages import MODIFY_PHASE, StageTrainer, seed_for  
+from tfjpegnet.training.patches import batches
+from tfjpegnet.training.stages import seed_for# noqa: E402
 
 PRECISIONS = ("float32", "mixed_bfloat16")
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "bench_train.json")

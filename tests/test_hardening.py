@@ -14,9 +14,14 @@ import keras
 import numpy as np
 import pytest
 
-from tfjpegnet import codec, data, evaluate, models, train
+from tfjpegnet import datasets, models
+from tfjpegnet.cli import train
+from tfjpegnet.evaluation import evaluate
+from tfjpegnet.jpeg import codec
 from tfjpegnet.cli import main
-from tfjpegnet.trainer import JPEG_PHASE, MODIFY_PHASE, StageTrainer, batches, blocks_of, seed_for
+from tfjpegnet.training.stages import JPEG_PHASE, MODIFY_PHASE, StageTrainer
+from tfjpegnet.training.patches import batches, blocks_of
+from tfjpegnet.training.stages import seed_for
 
 
 # ----- image files ---------------------------------------------------------------------------
@@ -87,7 +92,7 @@ def test_conversions_are_exact_in_codec_and_in_training_patches(tmp_path):
         assert rgb.dtype == np.uint8 and rgb.shape == (64, 128, 3), name
         np.testing.assert_array_equal(rgb, expected, err_msg=name)
         # The training loader gives exactly the 64x64 patches of the converted image.
-        patches = data.load_patches([path])
+        patches = datasets.load_patches([path])
         np.testing.assert_array_equal(patches, np.stack([expected[:, :64], expected[:, 64:]]), err_msg=name)
     # A gray JPEG decodes to 3 equal channels too (JPEG-close to the ramp).
     write(tmp_path / "gray.jpg", gray)
@@ -104,9 +109,9 @@ def test_tiny_and_odd_sizes_decode_and_give_the_right_number_of_patches(tmp_path
         path = write(tmp_path / name, bgr)
         rgb = codec.read_image(path)
         assert rgb.shape == (*bgr.shape[:2], 3)
-        assert len(data.image_patches(rgb)) == count
+        assert len(datasets.image_patches(rgb)) == count
     np.testing.assert_array_equal(codec.read_image(tmp_path / "odd.png"), odd[:, :, ::-1])
-    assert len(data.load_patches([tmp_path / "one.png", tmp_path / "seven.bmp", tmp_path / "odd.png"])) == 40
+    assert len(datasets.load_patches([tmp_path / "one.png", tmp_path / "seven.bmp", tmp_path / "odd.png"])) == 40
 
 
 @pytest.mark.parametrize("kind", BAD_KINDS)
@@ -114,7 +119,7 @@ def test_bad_files_raise_one_image_error_naming_the_file(tmp_path, kodak_dir, ki
     good = write(tmp_path / "good.png", kodak_crop(kodak_dir, 64, 64))
     bad = write_bad(tmp_path, kodak_dir, kind)
     with pytest.raises(codec.ImageError, match="not a readable image|empty file") as err:
-        data.load_patches([good, bad])
+        datasets.load_patches([good, bad])
     assert str(bad) in str(err.value) and "\n" not in str(err.value)
 
 

@@ -8,7 +8,7 @@ and each model's output is cast back to float32.
 import keras
 import tensorflow as tf
 
-from tfjpegnet import color
+from tfjpegnet.jpeg import color
 
 
 MCU = 16  # JPEG's minimum coded unit with 4:2:0: 16x16 luma pixels, one 8x8 block per chroma plane

@@ -2,7 +2,7 @@
 
 import sys
 
-from tfjpegnet.serving import main
+from tfjpegnet.deploy.serving_client import main
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

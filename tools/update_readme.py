@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from tfjpegnet.errors import UserError
-from tfjpegnet.summary import update_readme
+from tfjpegnet.evaluation.summary import update_readme
 
 
 def main(argv=None):

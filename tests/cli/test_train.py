@@ -1,0 +1,187 @@
+"""`tfjpegnet train` end to end in subprocesses: smoke run, errors, NaN, kill and resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfjpegnet import models
+from tfjpegnet.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAIN = [sys.executable, os.fspath(ROOT / "tools" / "train_stages.py")]
+
+
+def run_train(*flags, timeout=600):
+    return subprocess.run([*TRAIN, *flags], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def smoke_flags(data_dir, out, *extra):
+    return ["--quality", "15", "--data-dir", os.fspath(data_dir), "--preset", "smoke",
+            "--test-images", "1", "--out", os.fspath(out), *extra]
+
+
+def test_smoke_run_of_two_stages_produces_models(tmp_path, tiny_data_dir):
+    out = tmp_path / "run"
+    result = run_train(*smoke_flags(tiny_data_dir, out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Done: 2 stage(s) at Q15" in result.stdout
+    config = json.loads((out / "config.json").read_text())
+    assert config["quality"] == 15 and config["stages"] == 2 and len(config["test_images"]) == 1
+    history = json.loads((out / "history.json").read_text())
+    assert [(r["stage"], r["network"]) for r in history] == [
+        (1, "jpeg_net"), (1, "modify_net"), (2, "jpeg_net"), (2, "modify_net")]
+    for stage in (1, 2):
+        for name in ("jpeg_net", "modify_net"):
+            model = keras.models.load_model(out / f"stage{stage}" / f"{name}.keras")
+            assert model.dtype_policy.name == "float32"
+    assert list((out / "logs").iterdir()), "TensorBoard logs missing"
+    # Nothing half-written stays behind.
+    assert not [p for p in out.rglob("*.tmp*")]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--quality", "0"], "1..100"),
+    (["--quality", "101"], "1..100"),
+    (["--quality", "abc"], "1..100"),
+    (["--epochs-modify", "-1"], "integer >= 0"),
+])
+def test_bad_arguments_exit_2(flags, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", *flags])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bad_data_dirs_exit_2(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    small = tmp_path / "small"
+    small.mkdir()
+    import cv2
+    for i in range(3):
+        cv2.imwrite(os.fspath(small / f"s{i}.png"), np.zeros((32, 500, 3), np.uint8))
+    notdir = tmp_path / "file.txt"
+    notdir.write_text("x")
+    cases = [(tmp_path / "missing", "does not exist"), (empty, "holds no image"),
+             (small, "at least 64x64")]
+    for folder, message in cases:
+        code = main(["train", "--data-dir", os.fspath(folder), "--out", os.fspath(tmp_path / "r"),
+                     "--preset", "smoke", "--test-images", "1"])
+        assert code == 2
+        assert message in capsys.readouterr().err
+    code = main(["train", "--data-dir", os.fspath(small), "--out", os.fspath(notdir / "run")])
+    assert code == 2 and "not writable" in capsys.readouterr().err
+
+
+def test_nan_loss_stops_with_message_and_keeps_checkpoint(tmp_path, tiny_data_dir):
+    out = tmp_path / "run"
+    result = run_train(*smoke_flags(tiny_data_dir, out, "--optimizer", "sgd", "--lr-modify", "1e12"))
+    assert result.returncode == 3, result.stderr[-3000:]
+    assert "loss became" in result.stdout and "modify_net" in result.stdout
+    latest = tf.train.latest_checkpoint(out / "checkpoints")
+    assert latest is not None
+    reader = tf.train.load_checkpoint(latest)
+    for name in reader.get_variable_to_shape_map():
+        if "modify_net" in name and name.endswith("VARIABLE_VALUE"):
+            value = reader.get_tensor(name)
+            assert np.all(np.isfinite(value)), name
+
+
+def final_weights(out, stage=2):
+    return keras.models.load_model(out / f"stage{stage}" / "modify_net.keras").get_weights()
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_and_ends_equal_to_uninterrupted(tmp_path, tiny_data_dir):
+    extra = ["--epochs-modify", "2", "--epochs-jpeg", "2", "--max-patches", "64"]
+    straight = tmp_path / "straight"
+    assert run_train(*smoke_flags(tiny_data_dir, straight, *extra)).returncode == 0
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([*TRAIN, *smoke_flags(tiny_data_dir, killed, *extra)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    # Kill it in the middle of stage 1's Modify-Net phase, after some checkpoints.
+    for line in proc.stdout:
+        if "Stage 1/2 modify_net epoch 2/2" in line:
+            break
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "stage2").exists()
+    resumed = run_train(*smoke_flags(tiny_data_dir, killed, *extra))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Resuming" in resumed.stdout
+    for a, b in zip(final_weights(straight), final_weights(killed)):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+
+
+def test_truncated_newest_checkpoint_is_not_picked_up(tmp_path, tiny_data_dir):
+    out = tmp_path / "run"
+    assert run_train(*smoke_flags(tiny_data_dir, out, "--stages", "1")).returncode == 0
+    newest = tf.train.get_checkpoint_state(out / "checkpoints").model_checkpoint_path
+    data_file = Path(tf.io.gfile.glob(newest + ".data-*")[0])
+    data_file.write_bytes(data_file.read_bytes()[:100])
+    rerun = run_train(*smoke_flags(tiny_data_dir, out, "--stages", "1"))
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert f"checkpoint {newest} is unreadable" in rerun.stdout
+    assert "Resuming" in rerun.stdout
+    keras.models.load_model(out / "stage1" / "modify_net.keras")
+
+
+def test_init_model_starts_modify_net_from_a_saved_model(tmp_path, tiny_data_dir):
+    first = tmp_path / "first"
+    assert run_train(*smoke_flags(tiny_data_dir, first, "--stages", "1", "--lr-modify", "1e-2")).returncode == 0
+    start = first / "stage1" / "modify_net.keras"
+    second = tmp_path / "second"
+    result = run_train(*smoke_flags(tiny_data_dir, second, "--stages", "1", "--epochs-modify", "0",
+                                    "--epochs-jpeg", "0", "--init-model", os.fspath(start)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    for a, b in zip(keras.models.load_model(start).get_weights(), final_weights(second, stage=1)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_mcu_branch_net_fine_tunes_from_a_net_without_one(tmp_path, tiny_data_dir):
+    first = tmp_path / "first"
+    assert run_train(*smoke_flags(tiny_data_dir, first, "--stages", "1", "--epochs-modify", "0",
+                                  "--epochs-jpeg", "0", "--lr-modify", "1e-2")).returncode == 0
+    start = keras.models.load_model(first / "stage1" / "modify_net.keras")
+    grid = tmp_path / "grid"
+    result = run_train(*smoke_flags(tiny_data_dir, grid, "--proxy", "analytic", "--distortion", "proximity",
+                                    "--rate-weight", "0.05", "--lr-modify", "1e-2", "--mcu-branch", "8",
+                                    "--init-model", os.fspath(first / "stage1" / "modify_net.keras")))
+    assert result.returncode == 0, result.stderr[-3000:]
+    net = keras.models.load_model(grid / "stage1" / "modify_net.keras")
+    assert models.grid_period(net) == 16
+    # Training moved the branch's output layer (it started at zero); the rest came from the start model.
+    assert np.abs(net.get_layer("mcu_out").kernel.numpy()).max() > 0
+    assert net.get_layer("conv1").kernel.shape == start.get_layer("conv1").kernel.shape
+
+
+def test_train_only_branch_keeps_the_conv_layers(tmp_path, tiny_data_dir):
+    first = tmp_path / "first"
+    assert run_train(*smoke_flags(tiny_data_dir, first, "--stages", "1", "--epochs-modify", "0",
+                                  "--epochs-jpeg", "0", "--lr-modify", "1e-2")).returncode == 0
+    start_path = first / "stage1" / "modify_net.keras"
+    start = keras.models.load_model(start_path)
+    branch = tmp_path / "branch"
+    flags = ("--proxy", "analytic", "--distortion", "proximity", "--rate-weight", "0.05", "--lr-modify", "1e-2",
+             "--mcu-branch", "8", "--train-only-branch")
+    result = run_train(*smoke_flags(tiny_data_dir, branch, *flags, "--init-model", os.fspath(start_path)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    net = keras.models.load_model(branch / "stage1" / "modify_net.keras")
+    assert np.abs(net.get_layer("mcu_out").kernel.numpy()).max() > 0
+    for layer in start.layers:
+        for a, b in zip(layer.get_weights(), net.get_layer(layer.name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+    refused = run_train(*smoke_flags(tiny_data_dir, tmp_path / "no_init", *flags))
+    assert refused.returncode == 2 and "--init-model" in refused.stderr
+

@@ -1,0 +1,123 @@
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfjpegnet import cli, models
+from tfjpegnet.deploy import tflite
+from tfjpegnet.jpeg import codec
+from conftest import tiny_modify_net
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory, kodak_dir):
+    """(keras.Model, {variant: path}) for the tiny net, int8 calibrated on kodim01 patches."""
+    out = tmp_path_factory.mktemp("tflite")
+    net = tiny_modify_net()
+    calibration = tflite.calibration_patches([kodak_dir / "kodim01.png"], count=32)
+    return net, tflite.write_tflite(net, str(out), "tiny_q15", calibration)
+
+
+@pytest.fixture(scope="module")
+def test_images(kodak_dir):
+    """Two small crops of the Kodak test images, sizes not multiples of 8."""
+    return [codec.read_image(kodak_dir / "kodim23.png")[100:197, 200:331],
+            codec.read_image(kodak_dir / "kodim22.png")[300:371, 100:189]]
+
+
+def test_file_names_and_float_interface_resizable(converted):
+    _, paths = converted
+    assert [os.path.basename(p) for p in paths.values()] == [
+        "tiny_q15.tflite", "tiny_q15_fp16.tflite", "tiny_q15_int8.tflite"]
+    for path in paths.values():
+        runner = tflite.Runner(path)
+        [inp] = runner.interpreter.get_input_details()
+        [out] = runner.interpreter.get_output_details()
+        assert inp["dtype"] == np.float32 and out["dtype"] == np.float32
+        assert list(inp["shape_signature"]) == [1, -1, -1, 3]
+        for shape in [(13, 29, 3), (40, 24, 3)]:
+            edited = runner(np.full(shape, 0.5, np.float32))
+            assert edited.shape == shape and edited.min() >= 0.0 and edited.max() <= 1.0
+
+
+def test_litert_variants_match_keras_within_tolerances(converted, test_images):
+    net, paths = converted
+    rows = {row["variant"]: row for row in tflite.verify(net, paths, test_images, quality=15)}
+    assert set(rows) == {"keras", "float32", "fp16", "int8"}
+    assert rows["float32"]["max_abs"] <= 1e-4
+    assert rows["fp16"]["delta"] <= 0.05
+    assert rows["int8"]["delta"] <= 0.3
+    assert all(row["ok"] for row in rows.values())
+    assert rows["float32"]["bytes"] == os.path.getsize(paths["float32"])
+    report = tflite.format_report(list(rows.values()))
+    assert "int8" in report and "NO" not in report
+
+
+def test_float32_equals_keras_on_saturated_colours(converted):
+    net, paths = converted
+    cube = tflite.rgb_cube_patch(32).astype(np.float32) / 255.0
+    reference = models.edit_rgb(net, cube[None]).numpy()[0]
+    assert np.abs(tflite.Runner(paths["float32"])(cube) - reference).max() <= 1e-4
+
+
+def test_rgb_cube_patch_covers_every_corner_and_a_ramp():
+    patch = tflite.rgb_cube_patch(64)
+    assert patch.shape == (64, 64, 3) and patch.dtype == np.uint8
+    corners = {tuple(c) for c in patch[:32].reshape(-1, 3)}
+    assert corners == {(r, g, b) for r in (0, 255) for g in (0, 255) for b in (0, 255)}
+    assert patch[63, 0].tolist() == [0, 0, 0] and patch[63, 63].tolist() == [255, 255, 255]
+
+
+def test_calibration_patches_spread_and_limited(kodak_dir):
+    patches = tflite.calibration_patches([kodak_dir / "kodim01.png", kodak_dir / "kodim02.png"], 10)
+    assert patches.shape == (10, 64, 64, 3) and patches.dtype == np.uint8
+    assert len({p.tobytes() for p in patches}) == 10
+
+
+def test_int8_needs_calibration_and_unknown_variant_rejected():
+    net = tiny_modify_net()
+    with pytest.raises(ValueError, match="calibration"):
+        tflite.convert(net, "int8")
+    with pytest.raises(ValueError, match="variant"):
+        tflite.convert(net, "int4")
+
+
+def test_export_command_writes_and_verifies_tflite(tmp_path, tiny_data_dir, kodak_dir, capsys):
+    model_path = tmp_path / "net.keras"
+    tiny_modify_net().save(model_path)
+    crop = tmp_path / "crop.png"
+    tf.io.write_file(str(crop), tf.io.encode_png(codec.read_image(kodak_dir / "kodim23.png")[100:180, 200:320]))
+    out = tmp_path / "saved_models"
+    code = cli.main(["export", "--model", str(model_path), "--quality", "15", "--out", str(out),
+                     "--tflite", "--calibration-dir", str(tiny_data_dir), "--calibration-patches", "8",
+                     "--verify-images", str(crop)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    for name in ["tfjpegnet_q15.tflite", "tfjpegnet_q15_fp16.tflite", "tfjpegnet_q15_int8.tflite"]:
+        assert (out / name).stat().st_size > 0
+        assert name in printed
+    assert "int8" in printed and "NO" not in printed
+    assert (out / "tfjpegnet_q15" / "1" / "saved_model.pb").exists()
+
+
+def test_residual_branch_found_in_a_loaded_model(tmp_path):
+    net = tiny_modify_net()
+    net.save(tmp_path / "net.keras")
+    loaded = keras.models.load_model(tmp_path / "net.keras")
+    branch = tflite.residual_branch(loaded)
+    assert isinstance(branch, keras.Model)
+    x = tf.random.uniform([1, 12, 17, 3])
+    np.testing.assert_allclose(branch(x) + x, loaded(x), atol=1e-6)
+
+
+def test_mcu_branch_net_converts_and_matches_keras_in_litert(test_images, tmp_path):
+    net = tiny_modify_net(mcu_branch=8)
+    path = tmp_path / "branch.tflite"
+    path.write_bytes(tflite.convert(net, "float32"))
+    runner = tflite.Runner(path)
+    for image in test_images:
+        rgb = image.astype(np.float32) / 255.0
+        reference = models.edit_rgb(net, rgb[None]).numpy()[0]
+        assert np.abs(runner(rgb) - reference).max() <= 1e-4

@@ -1,0 +1,160 @@
+"""The analytic JPEG proxy against real OpenCV JPEG, its gradients and its Keras layer."""
+
+import json
+import math
+import os
+
+import cv2
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfjpegnet import datasets, models
+from tfjpegnet.jpeg import codec, proxy
+from tfjpegnet.cli import main
+
+QUALITIES = (5, 15, 50, 90)
+
+
+@pytest.fixture(scope="module")
+def patches(kodak_dir):
+    """8 real 64x64 Kodak test patches (kodim23, spread over the image), uint8 [8, 64, 64, 3]."""
+    return datasets.image_patches(codec.read_image(kodak_dir / "kodim23.png"))[::9][:8]
+
+
+def proxy_uint8(rgb_uint8, quality, rounding="exact"):
+    """Run the proxy on uint8 images [N, H, W, 3]; returns uint8 [N, H, W, 3]."""
+    out = proxy.jpeg(tf.constant(rgb_uint8, tf.float32) / 255.0, quality, rounding)
+    return np.round(out.numpy() * 255.0).astype(np.uint8)
+
+
+def opencv(rgb_uint8, quality):
+    """OpenCV JPEG round trip of each image in [N, H, W, 3]."""
+    return np.stack([codec.jpeg_roundtrip(x, quality)[0] for x in rgb_uint8])
+
+
+@pytest.mark.parametrize("quality", QUALITIES)
+def test_exact_proxy_matches_opencv_on_kodak_patches(patches, quality):
+    real = opencv(patches, quality)
+    proxy = proxy_uint8(patches, quality)
+    mse = np.mean((real.astype(np.float64) - proxy) ** 2)
+    assert mse == 0 or 10 * math.log10(255 ** 2 / mse) >= 42.0
+    np.testing.assert_array_equal(proxy, real)  # in fact bit-exact with libjpeg-turbo
+
+
+@pytest.mark.parametrize("shape", [(37, 53), (17, 8), (3, 5), (1, 1)])
+def test_odd_sizes_match_opencv(shape):
+    rng = np.random.default_rng(sum(shape))
+    image = rng.integers(0, 256, (1, *shape, 3), dtype=np.uint8)
+    for quality in (5, 75):
+        proxy = proxy_uint8(image, quality)
+        assert proxy.shape == image.shape
+        np.testing.assert_array_equal(proxy, opencv(image, quality))
+
+
+def test_quant_tables_follow_libjpeg_scaling():
+    assert proxy.quant_tables(50)[0, 0, 0] == 16 and proxy.quant_tables(50)[1, 7, 7] == 99
+    assert np.all(proxy.quant_tables(100) == 1)
+    assert proxy.quant_tables(1).max() == 255  # baseline clamp
+    assert proxy.quant_tables(15)[0, 0, 0] == (16 * (5000 // 15) + 50) // 100
+
+
+def test_islow_matrices_approximate_the_dct():
+    k = np.arange(8)
+    dct = np.where(k[:, None] == 0, math.sqrt(1 / 8), 0.5) * np.cos((2 * k[None, :] + 1) * k[:, None] * math.pi / 16)
+    scale = math.sqrt(8) * 2 ** 13
+    np.testing.assert_allclose(proxy._FDCT / scale, dct, atol=1e-4)
+    np.testing.assert_allclose(proxy._IDCT / scale, dct.T, atol=1e-4)
+
+
+def test_coefficients_have_mcu_shapes():
+    y, cb, cr = proxy.encode(tf.fill([2, 37, 53, 3], 0.5), 50, "exact")
+    assert y.shape == (2, 6, 8, 8, 8) and cb.shape == cr.shape == (2, 3, 4, 8, 8)
+    assert y.dtype == tf.float32
+    assert float(tf.reduce_max(tf.abs(y))) == 0.0  # mid grey: every coefficient is zero
+
+
+@pytest.mark.parametrize("rounding", ["ste", "soft"])
+def test_gradients_flow(patches, rounding):
+    x = tf.constant(patches[:2], tf.float32) / 255.0
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = tf.reduce_mean(tf.square(proxy.jpeg(x, 15, rounding) - 0.5))
+    grad = tape.gradient(loss, x).numpy()
+    assert np.all(np.isfinite(grad)) and np.abs(grad).max() > 0
+
+
+def test_soft_rounding_stays_close_to_exact(patches):
+    exact = proxy_uint8(patches, 15).astype(np.float64)
+    soft = proxy_uint8(patches, 15, "soft")
+    assert 10 * math.log10(255 ** 2 / np.mean((exact - soft) ** 2)) > 30.0
+
+
+def test_unknown_rounding_is_rejected():
+    with pytest.raises(ValueError, match="rounding"):
+        proxy.JpegProxy(15, rounding="nearest")
+
+
+def test_layer_in_functional_model_round_trips(patches, tmp_path):
+    inputs = keras.Input(shape=(None, None, 3))
+    model = keras.Model(inputs, proxy.JpegProxy(15, rounding="soft", name="jpeg")(inputs))
+    x = patches[:2].astype(np.float32) / 255.0
+    expected = proxy.jpeg(x, 15, "soft").numpy()
+    np.testing.assert_allclose(model(x).numpy(), expected, atol=1e-6)
+
+    layer = model.get_layer("jpeg")
+    clone = proxy.JpegProxy.from_config(layer.get_config())
+    assert (clone.quality, clone.rounding) == (15, "soft")
+    path = tmp_path / "proxy.keras"
+    model.save(path)
+    np.testing.assert_allclose(keras.models.load_model(path)(x).numpy(), expected, atol=1e-6)
+
+
+def test_layer_computes_float32_under_mixed_precision(patches):
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        layer = proxy.JpegProxy(50, rounding="exact")
+        out = layer(tf.constant(patches[:1], tf.bfloat16) / 255.0)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert out.dtype == tf.float32
+    assert layer.compute_dtype == "float32"
+
+
+
+@pytest.fixture
+def tiny_kodak(kodak_dir, tmp_path):
+    """Real 64x128 crops of kodim01, kodim22 and kodim23; the test split (22, 23) has 4 patches."""
+    folder = tmp_path / "kodak"
+    folder.mkdir()
+    for name in ("kodim01", "kodim22", "kodim23"):
+        image = cv2.imread(os.fspath(kodak_dir / f"{name}.png"))
+        cv2.imwrite(os.fspath(folder / f"{name}.png"), image[200:264, 300:428])
+    return folder
+
+
+def test_fidelity_command_writes_table(tiny_kodak, tmp_path):
+    run_dir = tmp_path / "run"
+    (run_dir / "stage1").mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps({"quality": 15}))
+    models.build_jpeg_net(filters=4).save(run_dir / "stage1" / "jpeg_net.keras")
+    out = tmp_path / "out"
+    code = main(["fidelity", "--data-dir", os.fspath(tiny_kodak), "--qualities", "50,15",
+                 "--run", os.fspath(run_dir), "--out", os.fspath(out)])
+    assert code == 0
+    result = json.loads((out / "fidelity.json").read_text())
+    assert result["patches"] == 4 and [r["quality"] for r in result["rows"]] == [15, 50]
+    for row in result["rows"]:
+        assert row["proxy_exact"] is None and row["proxy_exact_mse"] == 0.0  # identical
+        assert row["identity"] < row["proxy_soft"]
+    assert set(result["rows"][0]["jpeg_net"]) == {"stage1"} and result["rows"][1]["jpeg_net"] == {}
+    assert "| 15 | identical |" in (out / "fidelity.md").read_text()
+
+
+def test_fidelity_command_rejects_a_non_run_without_writing(tiny_kodak, tmp_path):
+    out = tmp_path / "out"
+    code = main(["fidelity", "--data-dir", os.fspath(tiny_kodak), "--qualities", "15",
+                 "--run", os.fspath(tmp_path), "--out", os.fspath(out)])
+    assert code == 2 and not out.exists()

@@ -1,0 +1,119 @@
+"""The staged trainer on real (small) Kodak crops: frozen JPEG-Net, stage-2 data, distribution."""
+
+import argparse
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfjpegnet.cli import train
+from tfjpegnet.jpeg import codec
+from tfjpegnet.training.stages import MODIFY_PHASE, StageTrainer
+from tfjpegnet.training.patches import batches
+
+
+def smoke_config(tmp_path, data_dir, *flags):
+    parser = argparse.ArgumentParser()
+    train.add_arguments(parser)
+    args = parser.parse_args(["--data-dir", os.fspath(data_dir), "--out", os.fspath(tmp_path / "run"),
+                              "--preset", "smoke", "--test-images", "1", *flags])
+    return train.prepare_config(args)
+
+
+def perturb(model, seed=1, scale=0.02):
+    rng = np.random.default_rng(seed)
+    model.set_weights([w + scale * rng.standard_normal(w.shape).astype(w.dtype) for w in model.get_weights()])
+
+
+def test_modify_steps_leave_jpeg_net_bit_identical(tmp_path, tiny_data_dir):
+    trainer = StageTrainer(smoke_config(tmp_path, tiny_data_dir))
+    perturb(trainer.jpeg_net)
+    jpeg_before = [w.copy() for w in trainer.jpeg_net.get_weights()]
+    modify_before = [w.copy() for w in trainer.modify_net.get_weights()]
+    step = trainer.modify_step_fn(trainer.optimizers[1, MODIFY_PHASE])
+    for (x,) in batches((trainer.modify_inputs,), 8, seed=0).take(3):
+        loss = float(step(x))
+        assert np.isfinite(loss) and loss > 0
+    for before, after in zip(jpeg_before, trainer.jpeg_net.get_weights()):
+        np.testing.assert_array_equal(before, after)
+    changed = [not np.array_equal(b, a) for b, a in zip(modify_before, trainer.modify_net.get_weights())]
+    assert all(changed)
+
+
+def test_stage2_jpeg_data_holds_originals_and_modified_outputs(tmp_path, tiny_data_dir):
+    trainer = StageTrainer(smoke_config(tmp_path, tiny_data_dir))
+    perturb(trainer.modify_net, scale=0.05)
+    inputs1, targets1 = trainer.jpeg_phase_arrays(1)
+    inputs2, targets2 = trainer.jpeg_phase_arrays(2)
+    n = len(trainer.train_patches)
+    assert len(inputs1) == n and len(inputs2) == 2 * n
+    np.testing.assert_array_equal(inputs2[:n], trainer.train_patches)
+    np.testing.assert_array_equal(targets2[:n], targets1)
+    edited = inputs2[n:]
+    assert not np.array_equal(edited, trainer.train_patches)
+    np.testing.assert_array_equal(edited, trainer.edit_uint8(trainer.train_patches))
+    for x, y in zip(edited[:5], targets2[n:n + 5]):
+        np.testing.assert_array_equal(y, codec.jpeg_roundtrip(x, 15)[0])
+
+
+MIRRORED_SCRIPT = textwrap.dedent("""
+    import argparse, sys
+    import numpy as np
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from tfjpegnet.cli import train
+    from tfjpegnet.training.stages import MODIFY_PHASE, StageTrainer
+    from tfjpegnet.training.patches import batches
+    parser = argparse.ArgumentParser(); train.add_arguments(parser)
+    results = []
+    for strategy in ("default", "mirrored"):
+        args = parser.parse_args(["--data-dir", sys.argv[1], "--out", sys.argv[2] + strategy,
+                                  "--preset", "smoke", "--test-images", "1", "--strategy", strategy])
+        trainer = StageTrainer(train.prepare_config(args))
+        rng = np.random.default_rng(3)
+        trainer.jpeg_net.set_weights([w + 0.02 * rng.standard_normal(w.shape).astype(w.dtype)
+                                      for w in trainer.jpeg_net.get_weights()])
+        ds = trainer.strategy.experimental_distribute_dataset(batches((trainer.modify_inputs,), 8, seed=5))
+        step = trainer.modify_step_fn(trainer.optimizers[1, MODIFY_PHASE])
+        loss = float(step(*next(iter(ds))))
+        results.append((trainer.strategy.num_replicas_in_sync, loss, trainer.modify_net.get_weights()))
+    (r1, l1, w1), (r2, l2, w2) = results
+    assert (r1, r2) == (1, 2), (r1, r2)
+    assert abs(l1 - l2) <= 1e-6 * max(1.0, abs(l1)), (l1, l2)
+    for a, b in zip(w1, w2):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    print("same loss", l1, l2)
+""")
+
+
+def test_mirrored_strategy_over_two_cpus_matches_single_device(tmp_path, tiny_data_dir):
+    script = tmp_path / "mirrored.py"
+    script.write_text(MIRRORED_SCRIPT)
+    result = subprocess.run([sys.executable, os.fspath(script), os.fspath(tiny_data_dir),
+                             os.fspath(tmp_path / "run-")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "same loss" in result.stdout
+
+
+@pytest.mark.parametrize("gradient", ["smooth", "ste"])
+def test_analytic_proxy_with_rate_weight_lowers_estimated_bits(tmp_path, tiny_data_dir, gradient):
+    from tfjpegnet.jpeg import color, rate
+    config = smoke_config(tmp_path, tiny_data_dir, "--proxy", "analytic", "--rate-weight", "0.5",
+                          "--distortion", "proximity+proximity-ssim+decoded-ssim", "--lr-modify", "1e-3",
+                          "--rate-gradient", gradient)
+    assert (config["stages"], config["rate_gradient"]) == (1, gradient)
+    trainer = StageTrainer(config)
+    assert trainer.jpeg_net is None
+    x = tf.constant(trainer.modify_inputs[:16], tf.float32) / 255.0
+    before = float(tf.reduce_mean(rate.estimate_bpp(x, 15)))
+    step = trainer.modify_step_fn(trainer.optimizers[1, MODIFY_PHASE])
+    for (batch,) in batches((trainer.modify_inputs,), 8, seed=0).repeat(3).take(10):
+        assert np.isfinite(float(step(batch)))
+    edited = color.ycrcb_to_rgb(trainer.modify_net(color.rgb_to_ycrcb(x)))
+    after = float(tf.reduce_mean(rate.estimate_bpp(tf.clip_by_value(edited, 0.0, 1.0), 15)))
+    assert after < before

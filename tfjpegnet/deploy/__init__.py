@@ -1,0 +1,1 @@
+"""Deployment: tiling, SavedModel (TF Serving), TFLite (LiteRT), the serving client and encode."""

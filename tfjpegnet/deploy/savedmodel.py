@@ -1,0 +1,294 @@
+"""Export a trained Modify-Net (.keras) for TensorFlow Serving and, with --tflite, LiteRT.
+
+Writes OUT/NAME/VERSION/, a SavedModel in TF Serving's layout (NAME defaults to
+tfjpegnet_q{quality}, VERSION to the next free integer; built in a temporary folder
+and renamed into place when complete, with TF Serving warm-up requests in
+assets.extra/), then OUT/models.config listing every model in OUT, and with --tflite
+OUT/NAME.tflite, NAME_fp16.tflite and NAME_int8.tflite. Signatures: serving_default
+(images uint8 [batch, H, W, 3] RGB -> modified uint8, the edit, ready for any JPEG
+encoder), encode (image_bytes string [batch], PNG/JPEG files -> jpeg_bytes string
+[batch] at the model's quality) and metadata (-> quality, halo). The quality is also
+the SavedModel variable `quality` and is in assets.extra/tfjpegnet.json. The graphs
+are plain TF ops (TF Serving runs no Python) and take any image size.
+"""
+
+import functools
+import os
+import re
+import shutil
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+from google.protobuf import text_format
+from tensorflow_serving.apis import prediction_log_pb2
+from tensorflow_serving.config import model_server_config_pb2
+
+from tfjpegnet import __version__, datasets, files, models
+from tfjpegnet.deploy import serving_client, tflite, tiling
+from tfjpegnet.jpeg import codec
+from tfjpegnet.jpeg.quality_range import check_quality
+from tfjpegnet.errors import UserError
+
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+INFO_FILE = os.path.join("assets.extra", "tfjpegnet.json")
+CONFIG_FILE = "models.config"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def load_keras_model(path):
+    """Load a Modify-Net from a ``.keras`` file (built-in layers only, not compiled).
+
+    Returns:
+      keras.Model mapping float YCrCb [batch, H, W, 3] to the edited YCrCb.
+
+    Raises UserError if the file is missing, not a ``.keras`` model, or not an
+    image-to-image model with 3 channels.
+    """
+    path = os.fspath(path)
+    if not path.endswith(".keras"):
+        raise UserError(f"{path}: expected a .keras model file")
+    if not os.path.isfile(path):
+        raise UserError(f"{path}: no such model file")
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as err:  # Keras raises many types for a bad archive
+        raise UserError(f"{path}: cannot load the Keras model ({err})") from None
+    if tuple(model.input_shape[-1:]) != (3,) or tuple(model.output_shape[-1:]) != (3,):
+        raise UserError(f"{path}: not a Modify-Net (input {model.input_shape}, "
+                        f"output {model.output_shape}); expected 3-channel images")
+    return as_float32(model)
+
+
+def as_float32(model):
+    """Return ``model`` with every layer computing in float32 (same weights).
+
+    A model saved under a ``mixed_bfloat16`` policy keeps that policy per layer;
+    serving graphs and TFLite files should compute in float32.
+    """
+    if all(layer.dtype_policy.name == "float32" for layer in model.layers):
+        return model
+    clone = keras.models.clone_model(
+        model, clone_function=lambda layer: layer.__class__.from_config(
+            {**layer.get_config(), "dtype": "float32"}))
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def edit_uint8(modify_net, images):
+    """RGB uint8 [batch, H, W, 3] -> Modify-Net edit, rounded and clipped, uint8 same shape."""
+    edited = models.edit_rgb(modify_net, tf.cast(images, tf.float32) / 255.0)
+    return tf.cast(tf.round(edited * 255.0), tf.uint8)
+
+
+class ServingModule(tf.Module):
+    """The exported object: a Modify-Net, its quality and halo, and three signatures.
+
+    - ``serving_default``: ``images`` uint8 [batch, H, W, 3] RGB -> ``modified`` uint8,
+      same shape: RGB -> YCrCb -> Modify-Net -> RGB, rounded and clipped.
+    - ``encode``: ``image_bytes`` string [batch] (PNG/JPEG/BMP/GIF files) ->
+      ``jpeg_bytes`` string [batch]: decode (gray -> RGB, alpha dropped), the edit above,
+      ``tf.io.encode_jpeg`` at the model's quality (4:2:0, optimised Huffman tables);
+      images of one batch may differ in size (``tf.map_fn`` over the batch).
+    - ``metadata``: no input -> ``quality`` int32 scalar (the JPEG quality the model
+      was trained for) and ``halo`` int32 scalar (the overlap in pixels needed when
+      editing in tiles: the receptive radius, rounded up to the MCU grid period;
+      tiles must then start at multiples of 16). Both are also the variables ``quality``
+      and ``halo`` of the loaded object.
+    """
+
+    def __init__(self, modify_net, quality, halo):
+        """Wrap ``modify_net`` (keras.Model) for JPEG quality ``quality`` (int 1..100)."""
+        super().__init__(name="tfjpegnet")
+        # Keras 3 wraps each tf.Variable. Tracking the raw variables (and not the Keras
+        # model, reached through an untracked partial) saves each weight once, in a form
+        # graph-mode loaders (TF Serving, saved_model_cli) restore.
+        self.tf_variables = [weight.value for weight in modify_net.weights]
+        self._edit = functools.partial(edit_uint8, modify_net)
+        self._jpeg_quality = int(quality)
+        self.quality = tf.Variable(int(quality), dtype=tf.int32, trainable=False, name="quality")
+        self.halo = tf.Variable(int(halo), dtype=tf.int32, trainable=False, name="halo")
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
+    def edit(self, images):
+        """``serving_default``: images uint8 [b, H, W, 3] -> {"modified": uint8 [b, H, W, 3]}."""
+        return {"modified": self._edit(images)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def encode(self, image_bytes):
+        """``encode``: image files string [b] -> {"jpeg_bytes": JPEG files string [b]}."""
+        def encode_one(data):
+            image = tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
+            image.set_shape([None, None, 3])
+            modified = self._edit(image[None])[0]
+            return tf.io.encode_jpeg(modified, quality=self._jpeg_quality, optimize_size=True,
+                                     chroma_downsampling=True)
+
+        jpegs = tf.map_fn(encode_one, image_bytes, fn_output_signature=tf.TensorSpec([], tf.string))
+        return {"jpeg_bytes": jpegs}
+
+    @tf.function(input_signature=[])
+    def metadata(self):
+        """``metadata``: {"quality": int32 scalar, "halo": int32 scalar}."""
+        return {"quality": self.quality.read_value(), "halo": self.halo.read_value()}
+
+    def signatures(self):
+        """The signature dict for ``tf.saved_model.save``."""
+        return {"serving_default": self.edit, "encode": self.encode, "metadata": self.metadata}
+
+
+def model_versions(model_dir):
+    """Sorted int versions of complete SavedModels (``<n>/saved_model.pb``) in ``model_dir``."""
+    if not os.path.isdir(model_dir):
+        return []
+    return sorted(int(n) for n in os.listdir(model_dir)
+                  if n.isdigit() and os.path.isfile(os.path.join(model_dir, n, "saved_model.pb")))
+
+
+def warmup_image():
+    """A deterministic 36x52 RGB uint8 test card (gradients and an edge) for warm-up requests."""
+    y, x = np.mgrid[0:36, 0:52]
+    image = np.stack([x * 4, y * 6, (x + y) * 3], axis=-1) % 256
+    image[:, 26:] = 255 - image[:, 26:]
+    return image.astype(np.uint8)
+
+
+def warmup_logs(model_name):
+    """PredictionLog protos, one ``serving_default`` and one ``encode`` request (batch 1)."""
+    image = warmup_image()
+    requests = [serving_client.predict_request(model_name, "serving_default", image[None]),
+                serving_client.predict_request(model_name, "encode", [codec.encode_jpeg(image, 90)])]
+    return [prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=r))
+            for r in requests]
+
+
+def write_saved_model(modify_net, quality, model_dir, version=None, model_name=None):
+    """Write the SavedModel to ``model_dir/<version>`` atomically (temp folder, then rename).
+
+    Args:
+      modify_net: keras.Model (Modify-Net).
+      quality: JPEG quality 1..100 the model was trained for.
+      model_dir: the model's base folder, e.g. ``saved_models/tfjpegnet_q15``.
+      version: int >= 1, or None for one more than the highest existing version.
+      model_name: served name written into the warm-up requests (default: folder name).
+
+    Returns:
+      str, the version folder. Raises UserError if that version already exists.
+    """
+    model_name = model_name or os.path.basename(os.path.normpath(model_dir))
+    existing = model_versions(model_dir)
+    version = (existing[-1] + 1 if existing else 1) if version is None else int(version)
+    if version < 1:
+        raise UserError(f"--version must be >= 1, got {version}")
+    final = os.path.join(model_dir, str(version))
+    if os.path.exists(final):
+        raise UserError(f"{final} already exists; pick another --version or remove it")
+    os.makedirs(model_dir, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_dir)
+    try:
+        halo = tiling.halo(modify_net)
+        module = ServingModule(modify_net, quality, halo)
+        tf.saved_model.save(module, tmp, signatures=module.signatures())
+        os.makedirs(os.path.join(tmp, "assets.extra"))
+        with tf.io.TFRecordWriter(os.path.join(tmp, WARMUP_FILE)) as writer:
+            for log in warmup_logs(model_name):
+                writer.write(log.SerializeToString())
+        files.write_json(os.path.join(tmp, INFO_FILE), {
+            "name": model_name, "quality": int(quality), "halo": halo,
+            "tfjpegnet_version": __version__, "signatures": sorted(module.signatures())})
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; servers may run as another user
+        os.rename(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def models_config(out_dir, base_path="/models"):
+    """Build the TF Serving ModelServerConfig for every model folder in ``out_dir``.
+
+    Args:
+      out_dir: folder holding ``<name>/<version>/saved_model.pb`` models.
+      base_path: where the server sees ``out_dir`` (``/models`` in the docker image).
+
+    Returns:
+      model_server_config_pb2.ModelServerConfig, models sorted by name.
+    """
+    config = model_server_config_pb2.ModelServerConfig()
+    for name in sorted(os.listdir(out_dir)):
+        if model_versions(os.path.join(out_dir, name)):
+            entry = config.model_config_list.config.add()
+            entry.name = name
+            entry.base_path = base_path.rstrip("/") + "/" + name
+            entry.model_platform = "tensorflow"
+    return config
+
+
+def write_models_config(out_dir, base_path="/models"):
+    """Atomically write ``out_dir/models.config`` (text format); returns its path."""
+    path = os.path.join(out_dir, CONFIG_FILE)
+    files.write_text(path, text_format.MessageToString(models_config(out_dir, base_path)))
+    return path
+
+
+def folder_size(path):
+    """Total size in bytes of the files under ``path``."""
+    return sum(os.path.getsize(os.path.join(root, n)) for root, _, names in os.walk(path) for n in names)
+
+
+def add_arguments(parser):
+    """Register the ``export`` command's options on ``parser``."""
+    parser.add_argument("--model", required=True, help="trained Modify-Net .keras file")
+    parser.add_argument("--quality", required=True, help="JPEG quality the model was trained for (1..100)")
+    parser.add_argument("--out", default="saved_models", help="output folder")
+    parser.add_argument("--name", default=None, help="model name (default: tfjpegnet_q{quality})")
+    parser.add_argument("--version", type=int, default=None,
+                        help="SavedModel version (default: next free integer)")
+    parser.add_argument("--serving-base-path", default="/models",
+                        help="where TF Serving sees --out, for models.config")
+    parser.add_argument("--tflite", action="store_true",
+                        help="also write float32, fp16 and int8 .tflite files")
+    parser.add_argument("--calibration-dir", default=None,
+                        help="training images for int8 calibration (default: Kodak training split)")
+    parser.add_argument("--calibration-patches", type=int, default=256,
+                        help="number of 64x64 patches for int8 calibration")
+    parser.add_argument("--verify-images", nargs="+", default=None, metavar="IMAGE",
+                        help="with --tflite: check every variant against Keras on these images")
+
+
+def _calibration_paths(calibration_dir):
+    """Image paths for int8 calibration: ``calibration_dir``, else the Kodak training split."""
+    if calibration_dir:
+        return datasets.find_images(calibration_dir)
+    return datasets.split_images(datasets.kodak_paths())[0]
+
+
+def run(args):
+    """Export the model; returns 0, or 1 if a TFLite check failed (files are kept)."""
+    quality = check_quality(args.quality)
+    name = args.name or f"tfjpegnet_q{quality}"
+    if not _NAME_RE.match(name):
+        raise UserError(f"--name must be letters, digits, '_', '.' or '-', got {name!r}")
+    if args.verify_images and not args.tflite:
+        raise UserError("--verify-images checks the TFLite files; add --tflite")
+    modify_net = load_keras_model(args.model)
+    images = [codec.read_image(p) for p in args.verify_images or []]
+    calibration = None
+    if args.tflite:
+        if args.calibration_patches < 1:
+            raise UserError(f"--calibration-patches must be >= 1, got {args.calibration_patches}")
+        calibration = tflite.calibration_patches(_calibration_paths(args.calibration_dir),
+                                                 args.calibration_patches)
+    version_dir = write_saved_model(modify_net, quality, os.path.join(args.out, name), args.version)
+    print(f"SavedModel  {version_dir}  {folder_size(version_dir) / 1e6:.2f} MB")
+    ok = True
+    if args.tflite:
+        paths = tflite.write_tflite(modify_net, args.out, name, calibration)
+        for variant, path in paths.items():
+            print(f"TFLite {variant:7s} {path}  {os.path.getsize(path) / 1e6:.2f} MB")
+        if images:
+            rows = tflite.verify(modify_net, paths, images, quality)
+            print(tflite.format_report(rows))
+            ok = all(row["ok"] for row in rows)
+    print(f"config      {write_models_config(args.out, args.serving_base_path)}")
+    return 0 if ok else 1

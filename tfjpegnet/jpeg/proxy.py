@@ -1,0 +1,353 @@
+"""A differentiable model of baseline JPEG as OpenCV's libjpeg-turbo codes and decodes it.
+
+The model follows libjpeg-turbo 3.x step by step with OpenCV's default settings
+(``jpeg_set_quality(q, force_baseline=TRUE)``, 4:2:0 chroma, ISLOW DCT, fancy upsampling):
+
+1. RGB is rounded to 8 bits (a real encoder only takes uint8 samples).
+2. RGB -> YCbCr with jccolor.c's 16-bit fixed-point constants and rounding.
+3. Edge replication to whole 16x16 MCUs (jcprepct.c / jcsample.c ``expand_*_edge``) and
+   h2v2 chroma downsampling: 2x2 sum plus a bias alternating 1, 2 along each row, >> 2.
+4. Level shift by 128, jfdctint.c's integer ISLOW DCT, division by 8 x the IJG tables
+   scaled as ``jpeg_quality_scaling`` does (baseline: clamped to 1..255), rounding half
+   away from zero (jcdctmgr.c). This is the only rounding whose mode is selectable.
+5. Dequantisation, jidctint.c's integer ISLOW inverse DCT, + 128, clamping to 0..255.
+6. "Fancy" h2v2 upsampling (jdsample.c ``h2v2_fancy_upsample``): a 3/4, 1/4 triangle
+   filter vertically, then horizontally, with rounding biases 8 and 7, edges replicated;
+   plain 2x2 replication when the chroma plane is at most 2 samples wide, as libjpeg does.
+7. YCbCr -> RGB with jdcolor.c's fixed-point tables, clamped to 0..255.
+
+Every integer step is reproduced exactly in the forward pass: the fixed-point sums are
+carried out in float32 (colour, resampling) or float64 (DCTs) where they are exact, and
+each shift is a floor with a straight-through gradient, so gradients see the plain
+linear transforms. With "exact" rounding the output equals OpenCV's decoded JPEG
+pixel for pixel up to libjpeg's IDCT range-limit wrap-around for samples more than
+384 levels out of range (clamped here), which natural images do not reach.
+
+Rounding modes of the quantiser (step 4):
+  "exact": the real rounding; zero gradient.
+  "ste":   straight-through: real rounding forward, identity gradient.
+  "soft":  the cubic approximation ``round(x) + (x - round(x))**3`` forward and backward
+           (Shin & Song 2017, as in DiffJPEG); forward within 1/8 step of the real value.
+  "none":  no rounding (coefficients only, for a smooth rate estimate).
+
+All tensors are float32, NHWC; RGB in [0, 1]; DCT coefficients in units of quant steps.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfjpegnet.jpeg.quality_range import check_quality
+
+ROUNDINGS = ("exact", "ste", "soft", "none")
+
+# ITU-T T.81 Annex K tables (libjpeg's std_luminance/chrominance_quant_tbl), natural order.
+_LUMA = np.array([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+    14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+    18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], np.int64)
+_CHROMA = np.array([
+    17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99,
+    24, 26, 56, 99, 99, 99, 99, 99, 47, 66, 99, 99, 99, 99, 99, 99] + [99] * 32, np.int64)
+
+
+def _fdct_1d(d):
+    """jfdctint.c's 1-D butterfly on 8 inputs ``d[0..7]``, before its DESCALE.
+
+    Outputs 0 and 4, which libjpeg only shifts, are scaled by 2**13 like the others so
+    that every output of a pass is DESCALE(sum, n) with one shift n per pass.
+    """
+    tmp0, tmp7 = d[0] + d[7], d[0] - d[7]
+    tmp1, tmp6 = d[1] + d[6], d[1] - d[6]
+    tmp2, tmp5 = d[2] + d[5], d[2] - d[5]
+    tmp3, tmp4 = d[3] + d[4], d[3] - d[4]
+    tmp10, tmp13 = tmp0 + tmp3, tmp0 - tmp3
+    tmp11, tmp12 = tmp1 + tmp2, tmp1 - tmp2
+    z1 = (tmp12 + tmp13) * 4433
+    even = [(tmp10 + tmp11) * 8192, z1 + tmp13 * 6270, (tmp10 - tmp11) * 8192, z1 - tmp12 * 15137]
+    z5 = (tmp4 + tmp6 + tmp5 + tmp7) * 9633
+    z1, z2 = (tmp4 + tmp7) * -7373, (tmp5 + tmp6) * -20995
+    z3, z4 = (tmp4 + tmp6) * -16069 + z5, (tmp5 + tmp7) * -3196 + z5
+    odd = [tmp7 * 12299 + z1 + z4, tmp6 * 25172 + z2 + z3, tmp5 * 16819 + z2 + z4, tmp4 * 2446 + z1 + z3]
+    return np.stack([even[0], odd[0], even[1], odd[1], even[2], odd[2], even[3], odd[3]])
+
+
+def _idct_1d(c):
+    """jidctint.c's 1-D butterfly on 8 dequantised inputs ``c[0..7]``, before its DESCALE."""
+    z1 = (c[2] + c[6]) * 4433
+    tmp2, tmp3 = z1 - c[6] * 15137, z1 + c[2] * 6270
+    tmp0, tmp1 = (c[0] + c[4]) * 8192, (c[0] - c[4]) * 8192
+    tmp10, tmp13, tmp11, tmp12 = tmp0 + tmp3, tmp0 - tmp3, tmp1 + tmp2, tmp1 - tmp2
+    z5 = (c[7] + c[3] + c[5] + c[1]) * 9633
+    z1, z2 = (c[7] + c[1]) * -7373, (c[5] + c[3]) * -20995
+    z3, z4 = (c[7] + c[3]) * -16069 + z5, (c[5] + c[1]) * -3196 + z5
+    tmp0, tmp1 = c[7] * 2446 + z1 + z3, c[5] * 16819 + z2 + z4
+    tmp2, tmp3 = c[3] * 25172 + z2 + z3, c[1] * 12299 + z1 + z4
+    return np.stack([tmp10 + tmp3, tmp11 + tmp2, tmp12 + tmp1, tmp13 + tmp0,
+                     tmp13 - tmp0, tmp12 - tmp1, tmp11 - tmp2, tmp10 - tmp3])
+
+
+# libjpeg-turbo's ISLOW transforms as integer matrices [8 outputs, 8 inputs]: each pass is
+# exactly DESCALE(matrix @ inputs, shift) (13-bit constants, PASS1_BITS = 2); about
+# sqrt(8) * 2**13 times the orthonormal DCT-II matrix (resp. its transpose).
+_FDCT = _fdct_1d(np.eye(8, dtype=np.int64)).astype(np.float64)
+_IDCT = _idct_1d(np.eye(8, dtype=np.int64)).astype(np.float64)
+
+
+def quant_tables(quality):
+    """libjpeg's quantisation tables at ``quality`` (``jpeg_set_quality(q, TRUE)``).
+
+    Scale factor 5000 / q below 50, else 200 - 2 q; entry = (base * scale + 50) // 100
+    clamped to 1..255 (baseline).
+
+    Returns:
+      float32 numpy array [2, 8, 8]: luma table, chroma table, natural (row-major) order.
+    """
+    q = check_quality(quality)
+    scale = 5000 // q if q < 50 else 200 - 2 * q
+    tables = np.clip((np.stack([_LUMA, _CHROMA]) * scale + 50) // 100, 1, 255)
+    return tables.reshape(2, 8, 8).astype(np.float32)
+
+
+_floor = tf.grad_pass_through(tf.math.floor)
+
+
+def _fixed(numerator, shift=65536.0):
+    """libjpeg's ``RIGHT_SHIFT``: floor(numerator / shift), straight-through gradient."""
+    return _floor(numerator / shift)
+
+
+def _round_half_away(x):
+    """Round to the nearest integer, halves away from zero (libjpeg's quantiser)."""
+    return tf.sign(x) * tf.math.floor(tf.abs(x) + 0.5)
+
+
+def quantise(x, rounding):
+    """Round coefficients ``x`` (float32, any shape, in quant steps) by mode ``rounding``."""
+    if rounding == "exact":
+        return _round_half_away(x)
+    if rounding == "ste":
+        return tf.grad_pass_through(_round_half_away)(x)
+    if rounding == "soft":
+        r = tf.stop_gradient(_round_half_away(x))
+        return r + (x - r) ** 3
+    if rounding == "none":
+        return x
+    raise ValueError(f"rounding must be one of {ROUNDINGS}, got {rounding!r}")
+
+
+def _pad_edge(x, height, width):
+    """Replicate the last row and column of ``x`` [B, h, w] to [B, height, width]."""
+    rows = tf.minimum(tf.range(height), tf.shape(x)[1] - 1)
+    cols = tf.minimum(tf.range(width), tf.shape(x)[2] - 1)
+    return tf.gather(tf.gather(x, rows, axis=1), cols, axis=2)
+
+
+def _mcus(height, width):
+    """Number of 16x16 MCU rows and columns for an image of ``height`` x ``width``."""
+    return (height + 15) // 16, (width + 15) // 16
+
+
+def _rgb_to_ycc(rgb255):
+    """jccolor.c ``rgb_ycc_convert``: integer RGB [..., 3] -> integer Y, Cb, Cr (0..255)."""
+    r, g, b = tf.unstack(rgb255, axis=-1)
+    y = _fixed(19595.0 * r + 38470.0 * g + 7471.0 * b + 32768.0)
+    cb = _fixed(-11059.0 * r - 21709.0 * g + 32768.0 * b + 8421375.0)
+    cr = _fixed(32768.0 * r - 27439.0 * g - 5329.0 * b + 8421375.0)
+    return y, cb, cr
+
+
+def _ycc_to_rgb(y, cb, cr):
+    """jdcolor.c ``ycc_rgb_convert``: integer Y, Cb, Cr [B, H, W] -> RGB [B, H, W, 3] in 0..255."""
+    cb = cb - 128.0
+    cr = cr - 128.0
+    r = y + _fixed(91881.0 * cr + 32768.0)
+    g = y + _fixed(-22554.0 * cb - 46802.0 * cr + 32768.0)
+    b = y + _fixed(116130.0 * cb + 32768.0)
+    return tf.clip_by_value(tf.stack([r, g, b], axis=-1), 0.0, 255.0)
+
+
+def _downsample(chroma, mcu_rows, mcu_cols):
+    """jcsample.c ``h2v2_downsample`` with libjpeg's edge padding.
+
+    The full-size plane [B, H, W] is padded to an even height and to the MCU width,
+    each 2x2 sum gets a bias 1, 2, 1, 2, ... along the row and is shifted right by 2;
+    the result is padded to the MCU height. Returns [B, 8 mcu_rows, 8 mcu_cols].
+    """
+    height = tf.shape(chroma)[1]
+    x = _pad_edge(chroma, height + height % 2, 16 * mcu_cols)
+    total = x[:, 0::2, 0::2] + x[:, 0::2, 1::2] + x[:, 1::2, 0::2] + x[:, 1::2, 1::2]
+    bias = tf.cast(1 + tf.range(8 * mcu_cols) % 2, tf.float32)
+    return _pad_edge(_fixed(total + bias, 4.0), 8 * mcu_rows, 8 * mcu_cols)
+
+
+def _interleave(even, odd, axis):
+    """Interleave two equal-shape tensors along ``axis`` (1 or 2 of [B, h, w])."""
+    x = tf.stack([even, odd], axis=axis + 1)
+    shape = tf.shape(even)
+    new_shape = [shape[0], shape[1] * 2, shape[2]] if axis == 1 else [shape[0], shape[1], shape[2] * 2]
+    return tf.reshape(x, new_shape)
+
+
+def _neighbours(x, axis):
+    """Previous and next samples of ``x`` [B, h, w] along ``axis``, edges replicated."""
+    n = tf.shape(x)[axis]
+    index = tf.range(n)
+    before = tf.gather(x, tf.maximum(index - 1, 0), axis=axis)
+    after = tf.gather(x, tf.minimum(index + 1, n - 1), axis=axis)
+    return before, after
+
+
+def _upsample(chroma, height, width):
+    """jdsample.c 2x2 chroma upsampling of a decoded plane to [B, height, width].
+
+    Only the ceil(height / 2) x ceil(width / 2) real samples are used; the fancy
+    triangle filter applies when that plane is more than 2 samples wide (libjpeg's rule),
+    plain replication otherwise.
+    """
+    x = chroma[:, :(height + 1) // 2, :(width + 1) // 2]
+
+    def fancy():
+        above, below = _neighbours(x, 1)
+        colsum = _interleave(3.0 * x + above, 3.0 * x + below, axis=1)
+        left, right = _neighbours(colsum, 2)
+        return _interleave(_fixed(3.0 * colsum + left + 8.0, 16.0),
+                           _fixed(3.0 * colsum + right + 7.0, 16.0), axis=2)
+
+    def replicate():
+        return _interleave(*(2 * [_interleave(x, x, axis=1)]), axis=2)
+
+    up = tf.cond(tf.shape(x)[2] > 2, fancy, replicate)
+    return up[:, :height, :width]
+
+
+def _blocks(plane):
+    """[B, 8 R, 8 C] -> [B, R, C, 8, 8] blocks."""
+    shape = tf.shape(plane)
+    x = tf.reshape(plane, [shape[0], shape[1] // 8, 8, shape[2] // 8, 8])
+    return tf.transpose(x, [0, 1, 3, 2, 4])
+
+
+def _unblocks(blocks):
+    """[B, R, C, 8, 8] -> [B, 8 R, 8 C] plane."""
+    shape = tf.shape(blocks)
+    x = tf.transpose(blocks, [0, 1, 3, 2, 4])
+    return tf.reshape(x, [shape[0], shape[1] * 8, shape[2] * 8])
+
+
+def _descale(x, shift):
+    """libjpeg's ``DESCALE(x, shift)``: floor((x + 2**(shift - 1)) / 2**shift), straight-through."""
+    return _floor((x + 2.0 ** (shift - 1)) / 2.0 ** shift)
+
+
+def _fdct(blocks):
+    """jpeg_fdct_islow on float64 blocks [..., 8, 8] of integer samples - 128.
+
+    Pass 1 transforms rows, pass 2 columns; returns 8 x the DCT coefficients, rounded
+    to integers exactly as libjpeg-turbo does (float64 holds every sum exactly).
+    """
+    rows = _descale(tf.einsum("vy,...xy->...xv", _FDCT, blocks), 11)
+    return _descale(tf.einsum("ux,...xv->...uv", _FDCT, rows), 15)
+
+
+def _idct(blocks):
+    """jpeg_idct_islow on float64 dequantised coefficients [..., 8, 8].
+
+    Pass 1 transforms columns, pass 2 rows; returns integer samples before the + 128
+    level shift and clamping.
+    """
+    columns = _descale(tf.einsum("xu,...uv->...xv", _IDCT, blocks), 11)
+    return _descale(tf.einsum("yv,...xv->...xy", _IDCT, columns), 18)
+
+
+def encode(rgb, quality, rounding="ste"):
+    """The encoder half: RGB -> quantised DCT coefficients of Y, Cb, Cr.
+
+    Args:
+      rgb: float tensor [B, H, W, 3], RGB in [0, 1] (clipped, then rounded to 8 bits).
+      quality: JPEG quality 1..100.
+      rounding: "exact", "ste", "soft" or "none" (see the module docstring).
+
+    Returns:
+      (y, cb, cr): float32 tensors of DCT coefficients divided by their quant step
+      (rounded per ``rounding``), natural order, y [B, 2 Mr, 2 Mc, 8, 8] and cb, cr
+      [B, Mr, Mc, 8, 8] for Mr x Mc = ceil(H / 16) x ceil(W / 16) MCUs. Blocks that lie
+      wholly in the padding are computed from replicated edges (libjpeg codes such Y
+      blocks as DC-only dummies; decoded pixels do not depend on them).
+    """
+    tables = quant_tables(quality)
+    rgb = tf.convert_to_tensor(rgb)
+    rgb255 = _floor(tf.clip_by_value(tf.cast(rgb, tf.float32), 0.0, 1.0) * 255.0 + 0.5)
+    mcu_rows, mcu_cols = _mcus(tf.shape(rgb)[1], tf.shape(rgb)[2])
+    y, cb, cr = _rgb_to_ycc(rgb255)
+    planes = [_pad_edge(y, 16 * mcu_rows, 16 * mcu_cols),
+              _downsample(cb, mcu_rows, mcu_cols), _downsample(cr, mcu_rows, mcu_cols)]
+    out = []
+    for plane, table in zip(planes, (tables[0], tables[1], tables[1])):
+        coef = tf.cast(_fdct(tf.cast(_blocks(plane - 128.0), tf.float64)), tf.float32)
+        out.append(quantise(coef / (8.0 * table), rounding))
+    return tuple(out)
+
+
+def decode(coefficients, quality, height, width):
+    """The decoder half: quantised coefficients -> RGB, as libjpeg-turbo decodes them.
+
+    Args:
+      coefficients: (y, cb, cr) as returned by :func:`encode`.
+      quality: the quality they were quantised at (1..100).
+      height, width: the image size (int or scalar int32 tensor).
+
+    Returns:
+      float32 tensor [B, height, width, 3], RGB in [0, 1] on the 8-bit grid (k / 255).
+    """
+    tables = quant_tables(quality)
+    planes = []
+    for coef, table in zip(coefficients, (tables[0], tables[1], tables[1])):
+        pixels = tf.cast(_idct(tf.cast(coef * table, tf.float64)), tf.float32) + 128.0
+        planes.append(tf.clip_by_value(_unblocks(pixels), 0.0, 255.0))
+    y = planes[0][:, :height, :width]
+    cb, cr = (_upsample(p, height, width) for p in planes[1:])
+    return _ycc_to_rgb(y, cb, cr) / 255.0
+
+
+def jpeg(rgb, quality, rounding="ste"):
+    """Encode and decode ``rgb`` (float [B, H, W, 3] in [0, 1]) like OpenCV's JPEG at ``quality``.
+
+    Returns float32 [B, H, W, 3], RGB in [0, 1] on the 8-bit grid.
+    """
+    rgb = tf.convert_to_tensor(rgb)
+    shape = tf.shape(rgb)
+    return decode(encode(rgb, quality, rounding), quality, shape[1], shape[2])
+
+
+@keras.saving.register_keras_serializable(package="tfjpegnet")
+class JpegProxy(keras.layers.Layer):
+    """Keras layer: differentiable OpenCV JPEG (encode + decode) at a fixed quality.
+
+    Input RGB float [B, H, W, 3] in [0, 1], any H and W; output decoded RGB float32
+    [B, H, W, 3] in [0, 1]. Computes in float32 whatever the dtype policy (inputs are
+    cast, not autocast). Not trainable: it has no weights.
+
+    Args:
+      quality: JPEG quality 1..100.
+      rounding: quantiser rounding, "exact", "ste" (default) or "soft".
+    """
+
+    def __init__(self, quality, rounding="ste", **kwargs):
+        if rounding not in ("exact", "ste", "soft"):
+            raise ValueError(f"rounding must be 'exact', 'ste' or 'soft', got {rounding!r}")
+        kwargs["dtype"] = "float32"
+        super().__init__(autocast=False, **kwargs)
+        self.quality = check_quality(quality)
+        self.rounding = rounding
+
+    def call(self, inputs):
+        """RGB [B, H, W, 3] in [0, 1] (any float dtype) -> decoded RGB float32, same shape."""
+        return jpeg(tf.cast(inputs, tf.float32), self.quality, self.rounding)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "quality": self.quality, "rounding": self.rounding}

@@ -1,0 +1,1 @@
+"""Training: run configuration and presets, patches, objectives, the loop with checkpoints, the stage schedule."""
