@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfjpegnet import datasets, files, models
+from tfjpegnet import datasets, files, models, runs
 from tfjpegnet.deploy import tiling
 from tfjpegnet.evaluation import figures, metrics, report
 from tfjpegnet.jpeg import codec, color, encoders
@@ -72,34 +72,16 @@ def parse_qualities(text):
 # ----- what to evaluate ---------------------------------------------------------------------
 
 def stage_models(run_dir):
-    """The run's stages, in stage order.
+    """The run's stages with a Modify-Net, in stage order.
 
     Returns:
       list of (name "stageK", modify_net path, jpeg_net path or None) for every
       ``stageK/modify_net.keras`` in ``run_dir``. Raises UserError if there is none.
     """
-    found = []
-    for entry in os.listdir(run_dir):
-        match = re.fullmatch(r"stage(\d+)", entry)
-        path = os.path.join(run_dir, entry, "modify_net.keras")
-        if match and os.path.isfile(path):
-            jpeg_net = os.path.join(run_dir, entry, "jpeg_net.keras")
-            found.append((int(match.group(1)), entry, path, jpeg_net if os.path.isfile(jpeg_net) else None))
+    found = [item for item in runs.stages(run_dir) if item[1]]
     if not found:
         raise UserError(f"run dir {run_dir!r} holds no stageK/modify_net.keras (has training finished a stage?)")
-    return [item[1:] for item in sorted(found)]
-
-
-def _read_config(run_dir):
-    """The run's config.json as a dict; UserError if missing or not JSON."""
-    path = os.path.join(run_dir, "config.json")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except FileNotFoundError:
-        raise UserError(f"{path} not found: is {run_dir!r} a training run directory?") from None
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path} is not valid JSON ({err})") from None
+    return found
 
 
 def _run_test_images(run_dir, config):
@@ -125,7 +107,7 @@ def resolve_source(args):
     if args.run:
         if not os.path.isdir(args.run):
             raise UserError(f"run dir {args.run!r} does not exist or is not a directory")
-        config = _read_config(args.run)
+        config = runs.read_config(args.run)
         quality = args.quality if args.quality is not None else config.get("quality")
         if quality is None:
             raise UserError(f"{args.run}/config.json has no 'quality'; pass --quality")

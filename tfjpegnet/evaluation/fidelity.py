@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfjpegnet import datasets, models
+from tfjpegnet import datasets, models, runs
 from tfjpegnet.jpeg import codec, color, proxy, rate
 from tfjpegnet.jpeg.quality_range import check_quality
 from tfjpegnet.errors import UserError
@@ -102,17 +102,11 @@ def _spearman(x, y):
 
 def _run_jpeg_nets(run_dir):
     """(quality, {"stage1": path, ...}) of a training run; UserError if it is not one."""
-    config_path = os.path.join(run_dir, "config.json")
-    try:
-        with open(config_path, encoding="utf-8") as handle:
-            quality = check_quality(json.load(handle)["quality"])
-    except (OSError, ValueError, KeyError) as err:
-        raise UserError(f"{run_dir}: not a training run directory (config.json: {err})") from None
-    stages = {}
-    for name in sorted(os.listdir(run_dir), key=lambda n: (len(n), n)):
-        path = os.path.join(run_dir, name, "jpeg_net.keras")
-        if name.startswith("stage") and os.path.isfile(path):
-            stages[name] = path
+    config = runs.read_config(run_dir)
+    if "quality" not in config:
+        raise UserError(f"{run_dir}/config.json has no 'quality': not a training run directory")
+    quality = check_quality(config["quality"])
+    stages = {name: jpeg_net for name, _, jpeg_net in runs.stages(run_dir) if jpeg_net}
     if not stages:
         raise UserError(f"{run_dir}: no stage*/jpeg_net.keras (a run with --proxy analytic has none)")
     return quality, stages
