@@ -86,3 +86,51 @@ def test_blocks_round_trip_in_row_major_order():
     np.testing.assert_array_equal(blocks[1].numpy(), images[0, 0:8, 8:16].numpy())
     np.testing.assert_array_equal(blocks[6].numpy(), images[1, 0:8, 0:8].numpy())
     np.testing.assert_array_equal(models.from_blocks(blocks, 16, 24).numpy(), images.numpy())
+
+
+def test_light_net_cost_matches_a_count_by_hand():
+    # factor 2, 4 filters, 1 block, on 3 channels: every convolution at 1/4 of the pixels.
+    net = models.build_light_modify_net(factor=2, filters=4, blocks=1)
+    conv_in = 3 * 3 * 12 * 4          # 3x3, 12 = 2*2*3 unshuffled channels -> 4
+    depthwise = 3 * 3 * 4             # 3x3 depthwise on 4 channels
+    pointwise = 4 * 4                 # 1x1, 4 -> 4
+    conv_out = 3 * 3 * 4 * 12         # 3x3, 4 -> 12 -> shuffled back to 3 channels
+    macs = (conv_in + depthwise + pointwise + conv_out) * 1e6 / 4
+    biases = 4 + 4 + 4 + 12
+    cost = models.cost(net)
+    assert cost["parameters"] == conv_in + depthwise + pointwise + conv_out + biases
+    assert cost["macs_per_megapixel"] == macs
+    assert cost["gflops_per_megapixel"] == 2 * macs / 1e9
+    # The paper's 20x64 net: 18 hidden 3x3 64->64 layers dominate, 1.33 TFLOP per megapixel.
+    paper = models.cost(models.build_modify_net())
+    assert paper["macs_per_megapixel"] == 1e6 * (27 * 64 + 18 * 576 * 64 + 576 * 3)
+
+
+@pytest.mark.parametrize("mcu_branch", [0, 16])
+def test_light_net_is_the_identity_at_init_and_round_trips_through_keras(tmp_path, mcu_branch):
+    net = models.build_light_modify_net(factor=4, filters=8, blocks=2, mcu_branch=mcu_branch)
+    x = tf.random.uniform((2, 37, 53, 3))
+    np.testing.assert_array_equal(net(x).numpy(), x.numpy())
+    rng = np.random.default_rng(0)
+    net.set_weights([w + rng.normal(0, 0.05, w.shape).astype(w.dtype) for w in net.get_weights()])
+    path = tmp_path / "light.keras"
+    net.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(loaded(x).numpy(), net(x).numpy(), atol=1e-6)
+    assert not np.allclose(net(x).numpy(), x.numpy())
+    assert models.grid_period(net) == (16 if mcu_branch else 4)
+
+
+def test_light_net_receptive_radius_bounds_its_reach():
+    net = models.build_light_modify_net(factor=4, filters=8, blocks=1)
+    rng = np.random.default_rng(1)
+    net.set_weights([w + rng.normal(0, 0.2, w.shape).astype(w.dtype) for w in net.get_weights()])
+    radius = models.receptive_radius(net)
+    assert radius == 3 + 4 * 3  # unshuffle cell + three 3x3 convolutions at 4 px per position
+    base = np.full((1, 96, 96, 3), 0.5, np.float32)
+    poked = base.copy()
+    poked[0, 48, 48] = 1.0  # on a cell corner: the farthest reach is radius px away on one side
+    change = np.abs(net(poked).numpy() - net(base).numpy()).max(axis=(0, 3))
+    rows, cols = np.nonzero(change > 1e-6)
+    assert rows.min() >= 48 - radius and rows.max() <= 48 + radius
+    assert cols.min() >= 48 - radius and cols.max() <= 48 + radius

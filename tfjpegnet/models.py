@@ -5,6 +5,8 @@ Both networks work on YCrCb images (OpenCV channel order Y, Cr, Cb), float32 in
 and each model's output is cast back to float32.
 """
 
+import math
+
 import keras
 import tensorflow as tf
 
@@ -58,9 +60,87 @@ class FromMCUs(keras.layers.Layer):
         return (*like[:3], mcus[-1] // (MCU * MCU))
 
 
+@keras.saving.register_keras_serializable(package="tfjpegnet")
+class SpaceToDepth(keras.layers.Layer):
+    """Pixel unshuffle: [B, H, W, C] -> [B, ceil(H / f), ceil(W / f), f * f * C].
+
+    The image is first mirrored out to a multiple of ``factor`` (so any size works; a tile
+    must then start at a multiple of ``factor`` to see the same cells as the whole image).
+    """
+
+    def __init__(self, factor, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = int(factor)
+
+    def call(self, inputs):
+        shape = tf.shape(inputs)
+        f = self.factor
+        padded = tf.pad(inputs, [[0, 0], [0, -shape[1] % f], [0, -shape[2] % f], [0, 0]], mode="SYMMETRIC")
+        return _with_channels(tf.nn.space_to_depth(padded, f), inputs.shape[-1] * f * f)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], None, None, input_shape[-1] * self.factor ** 2)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+@keras.saving.register_keras_serializable(package="tfjpegnet")
+class DepthToSpace(keras.layers.Layer):
+    """Inverse of :class:`SpaceToDepth`: [cells [B, h, w, f f C], like [B, H, W, ...]] -> [B, H, W, C]."""
+
+    def __init__(self, factor, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = int(factor)
+
+    def call(self, inputs):
+        cells, like = inputs
+        shape = tf.shape(like)
+        pixels = tf.nn.depth_to_space(cells, self.factor)[:, :shape[1], :shape[2], :]
+        return _with_channels(pixels, cells.shape[-1] // self.factor ** 2)
+
+    def compute_output_shape(self, input_shape):
+        cells, like = input_shape
+        return (*like[:3], cells[-1] // self.factor ** 2)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
 def grid_period(model):
-    """16 if ``model`` (a keras.Model) works on JPEG's MCU grid (:class:`ToMCUs`), else 1."""
-    return MCU if any(isinstance(layer, ToMCUs) for layer in model.layers) else 1
+    """The grid a tile of ``model``'s edit must start on, in pixels (int >= 1).
+
+    16 if the model works on JPEG's MCU grid (:class:`ToMCUs`), the least common multiple
+    with every :class:`SpaceToDepth` factor; 1 for a plain stack of stride-1 convolutions.
+    """
+    period = 1
+    for layer in model.layers:
+        if isinstance(layer, ToMCUs):
+            period = math.lcm(period, MCU)
+        elif isinstance(layer, SpaceToDepth):
+            period = math.lcm(period, layer.factor)
+    return period
+
+
+def _mcu_branch(inputs, conv_edit, units, channels):
+    """The MCU branch: a residual computed per 16x16 JPEG MCU (see :func:`build_modify_net`)."""
+    mcus = ToMCUs(name="to_mcus")(keras.layers.Concatenate(name="mcu_inputs")([inputs, conv_edit]))
+    for i in range(2):
+        mcus = keras.layers.Conv2D(units, 1, activation="relu", name=f"mcu{i + 1}")(mcus)
+    mcus = keras.layers.Conv2D(channels * MCU * MCU, 1, kernel_initializer="zeros", dtype="float32",
+                               name="mcu_out")(mcus)
+    mcus = keras.layers.Rescaling(MCU_GAIN, dtype="float32", name="mcu_gain")(mcus)
+    return FromMCUs(dtype="float32", name="from_mcus")([mcus, inputs])
+
+
+def _with_mcu_branch(inputs, residual, units, channels, name):
+    """Modify-Net's output ``inputs + residual`` (+ the MCU branch's residual if ``units``)."""
+    if units:
+        conv_edit = keras.layers.Add(dtype="float32", name="conv_edit")([inputs, residual])
+        block_residual = _mcu_branch(inputs, conv_edit, units, channels)
+        residual = keras.layers.Add(dtype="float32", name="residual")([residual, block_residual])
+    outputs = keras.layers.Add(dtype="float32", name="edited")([inputs, residual])
+    return keras.Model(inputs, outputs, name=name)
 
 
 def build_modify_net(depth=20, filters=64, channels=3, mcu_branch=0, name="modify_net"):
@@ -97,18 +177,117 @@ def build_modify_net(depth=20, filters=64, channels=3, mcu_branch=0, name="modif
                                 kernel_initializer="he_normal", name=f"conv{i + 1}")(x)
     residual = keras.layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros",
                                    dtype="float32", name=f"conv{depth}")(x)
-    if mcu_branch:
-        conv_edit = keras.layers.Add(dtype="float32", name="conv_edit")([inputs, residual])
-        mcus = ToMCUs(name="to_mcus")(keras.layers.Concatenate(name="mcu_inputs")([inputs, conv_edit]))
-        for i in range(2):
-            mcus = keras.layers.Conv2D(mcu_branch, 1, activation="relu", name=f"mcu{i + 1}")(mcus)
-        mcus = keras.layers.Conv2D(channels * MCU * MCU, 1, kernel_initializer="zeros", dtype="float32",
-                                   name="mcu_out")(mcus)
-        mcus = keras.layers.Rescaling(MCU_GAIN, dtype="float32", name="mcu_gain")(mcus)
-        block_residual = FromMCUs(dtype="float32", name="from_mcus")([mcus, inputs])
-        residual = keras.layers.Add(dtype="float32", name="residual")([residual, block_residual])
-    outputs = keras.layers.Add(dtype="float32", name="edited")([inputs, residual])
-    return keras.Model(inputs, outputs, name=name)
+    return _with_mcu_branch(inputs, residual, mcu_branch, channels, name)
+
+
+def build_light_modify_net(factor=4, filters=48, blocks=4, mcu_branch=0, channels=3, name="light_modify_net"):
+    """A light Modify-Net: the same edit contract at a fraction of the paper net's cost.
+
+    Pixel unshuffle by ``factor`` (:class:`SpaceToDepth`: each ``factor`` x ``factor`` cell
+    becomes one position with ``factor**2 * channels`` features), a 3x3 convolution to
+    ``filters`` features (ReLU), ``blocks`` depthwise-separable residual blocks (3x3
+    depthwise, 1x1 pointwise, ReLU), a zero-initialised 3x3 convolution back to
+    ``factor**2 * channels`` and pixel shuffle (:class:`DepthToSpace`) to a full-resolution
+    residual: output = input + residual, so a new net is the identity. Every convolution
+    runs at 1 / ``factor**2`` of the pixels. ``mcu_branch`` adds the same per-MCU branch as
+    :func:`build_modify_net`.
+
+    Args:
+      factor: pixel-unshuffle factor, >= 1 (1: full resolution).
+      filters: features at the low resolution.
+      blocks: depthwise-separable blocks, >= 0.
+      mcu_branch: units of the MCU branch's hidden layers; 0 for none.
+      channels: image channels in and out (3, Y Cr Cb).
+
+    Returns:
+      keras.Model mapping float [batch, H, W, channels] in [0, 1] (any H, W) to float32
+      [batch, H, W, channels] (not clipped); its last layer is Add([input, residual]).
+    """
+    if factor < 1 or blocks < 0:
+        raise ValueError(f"light Modify-Net needs factor >= 1 and blocks >= 0, got {factor}, {blocks}")
+    inputs = keras.Input(shape=(None, None, channels), name="ycrcb")
+    x = SpaceToDepth(factor, name="unshuffle")(inputs)
+    x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", kernel_initializer="he_normal",
+                            name="conv_in")(x)
+    for i in range(blocks):
+        y = keras.layers.DepthwiseConv2D(3, padding="same", name=f"block{i + 1}_depthwise")(x)
+        y = keras.layers.Conv2D(filters, 1, activation="relu", kernel_initializer="he_normal",
+                                name=f"block{i + 1}_pointwise")(y)
+        x = keras.layers.Add(name=f"block{i + 1}")([x, y])
+    cells = keras.layers.Conv2D(channels * factor * factor, 3, padding="same", kernel_initializer="zeros",
+                                dtype="float32", name="conv_out")(x)
+    residual = DepthToSpace(factor, dtype="float32", name="shuffle")([cells, inputs])
+    return _with_mcu_branch(inputs, residual, mcu_branch, channels, name)
+
+
+def _conv_geometry(layer):
+    """(kernel size, dilation) of a stride-1 convolution layer, or None for other layers."""
+    if not isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
+        return None
+    if tuple(layer.strides) != (1, 1):
+        raise ValueError(f"layer {layer.name} has strides {layer.strides}; Modify-Net convolutions have stride 1")
+    return layer.kernel_size, layer.dilation_rate
+
+
+def _pixel_scales(model):
+    """Map layer name -> pixels per position along one side at that layer (1, 4, 16, ...).
+
+    Walks the layers in order: the main path is at full resolution until a
+    :class:`SpaceToDepth` and again after its :class:`DepthToSpace`; the MCU branch's
+    layers (``mcu*``) work per 16x16 MCU. Holds for the builders of this module.
+    """
+    scales, scale = {}, 1
+    for layer in model.layers:
+        if isinstance(layer, SpaceToDepth):
+            scale = layer.factor
+        elif isinstance(layer, DepthToSpace):
+            scale = 1
+        scales[layer.name] = MCU if layer.name.startswith("mcu") else scale
+    return scales
+
+
+def receptive_radius(model):
+    """Receptive radius in pixels of a Modify-Net's convolutional part (int >= 0).
+
+    Sum over convolutions of ``scale * dilation * (kernel - 1) // 2`` where ``scale`` is the
+    pixels per position at that layer (1 at full resolution, ``factor`` after a
+    :class:`SpaceToDepth`), plus ``factor - 1`` for every unshuffle (a cell reaches that far).
+    The MCU branch is not counted: it sees whole MCUs, which :func:`grid_period` keeps
+    aligned. 20 for the paper's 20-layer Modify-Net.
+    """
+    scales = _pixel_scales(model)
+    radius = 0
+    for layer in model.layers:
+        if layer.name.startswith("mcu"):
+            continue
+        geometry = _conv_geometry(layer)
+        if isinstance(layer, SpaceToDepth):
+            radius += layer.factor - 1
+        elif geometry:
+            kernel, dilation = geometry
+            radius += scales[layer.name] * max(d * (k - 1) // 2 for k, d in zip(kernel, dilation))
+    return radius
+
+
+def cost(model):
+    """Parameters and multiply-adds of a Modify-Net.
+
+    Returns:
+      dict with "parameters" (int, all weights) and "macs_per_megapixel" (float: the
+      multiply-accumulates of every convolution for an input of one million pixels,
+      counting each layer at its own resolution; element-wise ops are not counted) and
+      "gflops_per_megapixel" (2 x MACs / 1e9).
+    """
+    scales = _pixel_scales(model)
+    macs = 0.0
+    for layer in model.layers:
+        if _conv_geometry(layer) is None:
+            continue
+        positions = 1e6 / scales[layer.name] ** 2
+        kernel = layer.kernel.shape  # [kh, kw, in, out] or depthwise [kh, kw, in, multiplier]
+        macs += positions * float(kernel[0] * kernel[1] * kernel[2] * kernel[3])
+    return {"parameters": int(model.count_params()), "macs_per_megapixel": macs,
+            "gflops_per_megapixel": 2 * macs / 1e9}
 
 
 def transfer_weights(source, target):

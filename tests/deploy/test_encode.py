@@ -37,13 +37,13 @@ def inputs(tmp_path, kodak_dir):
 
 
 def test_receptive_radius_is_one_pixel_per_3x3_layer():
-    assert tiling.receptive_radius(models.build_modify_net()) == 20
-    assert tiling.receptive_radius(models.build_modify_net(depth=3, filters=8)) == 3
+    assert models.receptive_radius(models.build_modify_net()) == 20
+    assert models.receptive_radius(models.build_modify_net(depth=3, filters=8)) == 3
 
 
 def test_tiles_of_an_mcu_branch_net_start_on_the_grid(kodak_dir):
     net = tiny_modify_net(mcu_branch=8)
-    assert tiling.receptive_radius(net) == 3 and tiling.halo(net) == 16
+    assert models.receptive_radius(net) == 3 and tiling.halo(net) == 16
     assert tiling.halo(tiny_modify_net()) == 3
     rgb = codec.read_image(kodak_dir / "kodim23.png")[:75, :93]
     edit = lambda images: savedmodel.edit_uint8(net, images)
@@ -66,7 +66,7 @@ def test_tile_boxes_cover_the_image_once():
 def test_tiled_edit_equals_untiled_within_one_level(kodak_dir):
     net = tiny_modify_net()
     editor = encode.Editor(lambda images: savedmodel.edit_uint8(net, images), 15,
-                           tiling.receptive_radius(net))
+                           models.receptive_radius(net))
     rgb = codec.read_image(kodak_dir / "kodim23.png")[:75, :93]
     whole = editor(rgb)
     tiled = tiling.edit_tiled(editor, rgb, editor.halo, tile=16)

@@ -7,41 +7,21 @@ not an image border, edited, and only its core is pasted back: the result equals
 untiled edit up to float rounding (at most 1/255 after rounding to 8 bits).
 """
 
-import keras
 import numpy as np
 
 from tfjpegnet import models
 
 
-def receptive_radius(model):
-    """Receptive radius in pixels of a stack of stride-1 ``Conv2D`` layers.
-
-    Args:
-      model: keras.Model, e.g. Modify-Net; every ``Conv2D`` in it must have stride 1.
-
-    Returns:
-      int, the sum over ``Conv2D`` layers of ``dilation * (kernel - 1) // 2``
-      (20 for the paper's Modify-Net).
-    """
-    radius = 0
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D):
-            if tuple(layer.strides) != (1, 1):
-                raise ValueError(f"layer {layer.name} has strides {layer.strides}; tiling needs 1")
-            radius += max(d * (k - 1) // 2 for k, d in zip(layer.kernel_size, layer.dilation_rate))
-    return radius
-
-
 def halo(model):
     """Context to cut out around each tile of ``model``'s edit, in pixels.
 
-    The receptive radius of the convolutions (:func:`receptive_radius`), rounded up to a
-    multiple of the model's grid period (:func:`tfjpegnet.models.grid_period`: 16 with an
-    MCU branch, else 1), so that every cut-out starts on JPEG's MCU grid when tiles do; the
+    The receptive radius of the convolutions (:func:`tfjpegnet.models.receptive_radius`),
+    rounded up to a multiple of the model's grid period (:func:`tfjpegnet.models.grid_period`:
+    16 with an MCU branch, the unshuffle factor of a light net, else 1), so that every cut-out starts on JPEG's MCU grid when tiles do; the
     MCU branch then sees the same whole MCUs as on the untiled image. Returns int >= 0.
     """
     period = models.grid_period(model)
-    return -(-receptive_radius(model) // period) * period
+    return -(-models.receptive_radius(model) // period) * period
 
 
 def tile_boxes(height, width, tile):
