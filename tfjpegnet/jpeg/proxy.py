@@ -26,8 +26,6 @@ pixel for pixel up to libjpeg's IDCT range-limit wrap-around for samples more th
 Rounding modes of the quantiser (step 4):
   "exact": the real rounding; zero gradient.
   "ste":   straight-through: real rounding forward, identity gradient.
-  "soft":  the cubic approximation ``round(x) + (x - round(x))**3`` forward and backward
-           (Shin & Song 2017, as in DiffJPEG); forward within 1/8 step of the real value.
   "none":  no rounding (coefficients only, for a smooth rate estimate).
 
 All tensors are float32, NHWC; RGB in [0, 1]; DCT coefficients in units of quant steps.
@@ -37,9 +35,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfjpegnet.jpeg import zigzag
 from tfjpegnet.jpeg.quality_range import check_quality
 
-ROUNDINGS = ("exact", "ste", "soft", "none")
+ROUNDINGS = ("exact", "ste", "none")
 
 # ITU-T T.81 Annex K tables (libjpeg's std_luminance/chrominance_quant_tbl), natural order.
 _LUMA = np.array([
@@ -50,6 +49,17 @@ _LUMA = np.array([
 _CHROMA = np.array([
     17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99,
     24, 26, 56, 99, 99, 99, 99, 99, 47, 66, 99, 99, 99, 99, 99, 99] + [99] * 32, np.int64)
+
+
+# mozjpeg's quant table set 3 (jcparam.c; N. Robidoux's tables as used by ImageMagick), natural order.
+_MOZJPEG_SET3 = np.array([
+    16, 16, 16, 18, 25, 37, 56, 85, 16, 17, 20, 27, 34, 40, 53, 75, 16, 20, 24, 31, 43, 62, 91, 135,
+    18, 27, 31, 40, 53, 74, 106, 156, 25, 34, 43, 53, 69, 94, 131, 189, 37, 40, 62, 74, 94, 124, 169, 238,
+    56, 53, 91, 106, 131, 169, 226, 311, 85, 75, 135, 156, 189, 238, 311, 418], dtype=np.int64)
+TABLES = {"opencv": (_LUMA, _CHROMA), "mozjpeg": (_MOZJPEG_SET3, _MOZJPEG_SET3)}
+ENCODERS = tuple(TABLES)
+TRELLIS_SLOPE = (1.4, 0.0135)  # mozjpeg's dead zone at the last zigzag index: 1.4 - 0.0135 Q
+ZIGZAG_INDEX = np.argsort(zigzag.ORDER).reshape(8, 8)  # natural position -> zigzag index
 
 
 def _fdct_1d(d):
@@ -95,18 +105,22 @@ _FDCT = _fdct_1d(np.eye(8, dtype=np.int64)).astype(np.float64)
 _IDCT = _idct_1d(np.eye(8, dtype=np.int64)).astype(np.float64)
 
 
-def quant_tables(quality):
-    """libjpeg's quantisation tables at ``quality`` (``jpeg_set_quality(q, TRUE)``).
+def quant_tables(quality, encoder="opencv"):
+    """The quantisation tables an encoder writes at ``quality`` (``jpeg_set_quality(q, TRUE)``).
 
-    Scale factor 5000 / q below 50, else 200 - 2 q; entry = (base * scale + 50) // 100
-    clamped to 1..255 (baseline).
+    ``encoder`` "opencv": libjpeg's Annex K tables; "mozjpeg": mozjpeg's table set 3
+    (``quant_table=3``, cjpeg's default), the same table for luma and chroma. Both scale
+    as libjpeg does: factor 5000 / q below 50, else 200 - 2 q; entry = (base * scale + 50)
+    // 100 clamped to 1..255 (baseline).
 
     Returns:
       float32 numpy array [2, 8, 8]: luma table, chroma table, natural (row-major) order.
     """
     q = check_quality(quality)
+    if encoder not in TABLES:
+        raise ValueError(f"encoder must be one of {sorted(TABLES)}, got {encoder!r}")
     scale = 5000 // q if q < 50 else 200 - 2 * q
-    tables = np.clip((np.stack([_LUMA, _CHROMA]) * scale + 50) // 100, 1, 255)
+    tables = np.clip((np.stack(TABLES[encoder]) * scale + 50) // 100, 1, 255)
     return tables.reshape(2, 8, 8).astype(np.float32)
 
 
@@ -123,15 +137,41 @@ def _round_half_away(x):
     return tf.sign(x) * tf.math.floor(tf.abs(x) + 0.5)
 
 
-def quantise(x, rounding):
-    """Round coefficients ``x`` (float32, any shape, in quant steps) by mode ``rounding``."""
+def dead_zone(quality, encoder="opencv"):
+    """How far below 1/2 step each coefficient must reach to round away from zero.
+
+    "opencv": 0 everywhere (libjpeg rounds to the nearest level). "mozjpeg": a model of
+    its trellis quantisation, which trades small levels for bits: a level is kept only when
+    ``|x| >= 1/2 + d``, with ``d = TRELLIS_SLOPE(Q) * k / 63`` growing with the zigzag index
+    ``k`` of the coefficient (DC: 0) and ``TRELLIS_SLOPE(Q) = max(0, 1.4 - 0.0135 Q)``.
+    The two constants are the fit that makes the proxy's decoded pixels closest to real
+    mozjpeg's (``tools/fit_encoder_model.py`` on the training corpus; the decoded PSNR of
+    proxy against real is in the fidelity report).
+
+    Returns:
+      float32 numpy array [8, 8], natural order, in quant steps, each in [0, 1.4).
+    """
+    if encoder not in TABLES:
+        raise ValueError(f"encoder must be one of {sorted(TABLES)}, got {encoder!r}")
+    if encoder == "opencv":
+        return np.zeros((8, 8), np.float32)
+    slope = max(0.0, TRELLIS_SLOPE[0] - TRELLIS_SLOPE[1] * check_quality(quality))
+    return (slope * ZIGZAG_INDEX / 63.0).astype(np.float32)
+
+
+def quantise(x, rounding, zone=0.0):
+    """Round coefficients ``x`` (float32, any shape, in quant steps) by mode ``rounding``.
+
+    ``zone`` (float or array broadcastable to ``x``, >= 0, see :func:`dead_zone`) widens
+    the interval that rounds to zero: a level is sign(x) max(0, floor(|x| + 1/2 - zone)).
+    """
+    def rounded(v):
+        return tf.sign(v) * tf.maximum(tf.math.floor(tf.abs(v) + 0.5 - zone), 0.0)
+
     if rounding == "exact":
-        return _round_half_away(x)
+        return rounded(x)
     if rounding == "ste":
-        return tf.grad_pass_through(_round_half_away)(x)
-    if rounding == "soft":
-        r = tf.stop_gradient(_round_half_away(x))
-        return r + (x - r) ** 3
+        return tf.grad_pass_through(rounded)(x)
     if rounding == "none":
         return x
     raise ValueError(f"rounding must be one of {ROUNDINGS}, got {rounding!r}")
@@ -261,13 +301,15 @@ def _idct(blocks):
     return _descale(tf.einsum("yv,...xv->...xy", _IDCT, columns), 18)
 
 
-def encode(rgb, quality, rounding="ste"):
+def encode(rgb, quality, rounding="ste", encoder="opencv"):
     """The encoder half: RGB -> quantised DCT coefficients of Y, Cb, Cr.
 
     Args:
       rgb: float tensor [B, H, W, 3], RGB in [0, 1] (clipped, then rounded to 8 bits).
       quality: JPEG quality 1..100.
-      rounding: "exact", "ste", "soft" or "none" (see the module docstring).
+      rounding: "exact", "ste" or "none" (see the module docstring).
+      encoder: "opencv" (libjpeg's tables, nearest levels: exact) or "mozjpeg" (its table
+        set 3 and the dead-zone model of its trellis quantisation, :func:`dead_zone`).
 
     Returns:
       (y, cb, cr): float32 tensors of DCT coefficients divided by their quant step
@@ -276,7 +318,8 @@ def encode(rgb, quality, rounding="ste"):
       wholly in the padding are computed from replicated edges (libjpeg codes such Y
       blocks as DC-only dummies; decoded pixels do not depend on them).
     """
-    tables = quant_tables(quality)
+    tables = quant_tables(quality, encoder)
+    zone = dead_zone(quality, encoder)
     rgb = tf.convert_to_tensor(rgb)
     rgb255 = _floor(tf.clip_by_value(tf.cast(rgb, tf.float32), 0.0, 1.0) * 255.0 + 0.5)
     mcu_rows, mcu_cols = _mcus(tf.shape(rgb)[1], tf.shape(rgb)[2])
@@ -286,22 +329,23 @@ def encode(rgb, quality, rounding="ste"):
     out = []
     for plane, table in zip(planes, (tables[0], tables[1], tables[1])):
         coef = tf.cast(_fdct(tf.cast(_blocks(plane - 128.0), tf.float64)), tf.float32)
-        out.append(quantise(coef / (8.0 * table), rounding))
+        out.append(quantise(coef / (8.0 * table), rounding, zone))
     return tuple(out)
 
 
-def decode(coefficients, quality, height, width):
+def decode(coefficients, quality, height, width, encoder="opencv"):
     """The decoder half: quantised coefficients -> RGB, as libjpeg-turbo decodes them.
 
     Args:
       coefficients: (y, cb, cr) as returned by :func:`encode`.
       quality: the quality they were quantised at (1..100).
       height, width: the image size (int or scalar int32 tensor).
+      encoder: whose quantisation tables (see :func:`quant_tables`).
 
     Returns:
       float32 tensor [B, height, width, 3], RGB in [0, 1] on the 8-bit grid (k / 255).
     """
-    tables = quant_tables(quality)
+    tables = quant_tables(quality, encoder)
     planes = []
     for coef, table in zip(coefficients, (tables[0], tables[1], tables[1])):
         pixels = tf.cast(_idct(tf.cast(coef * table, tf.float64)), tf.float32) + 128.0
@@ -311,14 +355,17 @@ def decode(coefficients, quality, height, width):
     return _ycc_to_rgb(y, cb, cr) / 255.0
 
 
-def jpeg(rgb, quality, rounding="ste"):
-    """Encode and decode ``rgb`` (float [B, H, W, 3] in [0, 1]) like OpenCV's JPEG at ``quality``.
+def jpeg(rgb, quality, rounding="ste", encoder="opencv"):
+    """Encode and decode ``rgb`` (float [B, H, W, 3] in [0, 1]) like ``encoder``'s JPEG at ``quality``.
+
+    ``encoder`` "opencv" is exact (OpenCV's own tables and rounding); "mozjpeg" uses
+    mozjpeg's tables and a model of its trellis quantisation (:func:`dead_zone`).
 
     Returns float32 [B, H, W, 3], RGB in [0, 1] on the 8-bit grid.
     """
     rgb = tf.convert_to_tensor(rgb)
     shape = tf.shape(rgb)
-    return decode(encode(rgb, quality, rounding), quality, shape[1], shape[2])
+    return decode(encode(rgb, quality, rounding, encoder), quality, shape[1], shape[2], encoder)
 
 
 @keras.saving.register_keras_serializable(package="tfjpegnet")
@@ -331,12 +378,12 @@ class JpegProxy(keras.layers.Layer):
 
     Args:
       quality: JPEG quality 1..100.
-      rounding: quantiser rounding, "exact", "ste" (default) or "soft".
+      rounding: quantiser rounding, "exact" or "ste" (default).
     """
 
     def __init__(self, quality, rounding="ste", **kwargs):
-        if rounding not in ("exact", "ste", "soft"):
-            raise ValueError(f"rounding must be 'exact', 'ste' or 'soft', got {rounding!r}")
+        if rounding not in ("exact", "ste"):
+            raise ValueError(f"rounding must be 'exact' or 'ste', got {rounding!r}")
         kwargs["dtype"] = "float32"
         super().__init__(autocast=False, **kwargs)
         self.quality = check_quality(quality)
