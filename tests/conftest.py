@@ -1,4 +1,16 @@
-"""Shared fixtures: the Kodak folder beside the repository and small real image folders."""
+"""Shared fixtures: the 24 Kodak images and small real image folders made from them.
+
+Where the Kodak images come from (``kodak_dir``, asked for once per session, only by tests
+that need it):
+
+1. the folder ``$TFJPEGNET_KODAK_DIR``, by default ``../shared/data/kodak`` beside the
+   repository, if it holds kodim01.png .. kodim24.png;
+2. otherwise the package's own download, ``tfjpegnet.datasets.kodak_paths``, from
+   ``$TFJPEGNET_KODAK_URL`` (default ``tfjpegnet.datasets.KODAK_URL``; ``http(s)://`` or
+   ``file://``), every file checked against its SHA-256 and cached under
+   ``$KERAS_HOME/datasets/kodak`` (default ``~/.keras``);
+3. if neither works, the whole run stops with one message saying how to provide them.
+"""
 
 import os
 from pathlib import Path
@@ -8,16 +20,40 @@ import keras
 import numpy as np
 import pytest
 
-from tfjpegnet import models
+from tfjpegnet import datasets, models
 
 KODAK = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodak"
+KODAK_NAMES = sorted(datasets.KODAK_SHA256)
+DIR_VARIABLE = "TFJPEGNET_KODAK_DIR"
+URL_VARIABLE = "TFJPEGNET_KODAK_URL"
+
+
+def find_kodak():
+    """Return the folder holding the 24 Kodak PNGs (see the module docstring); raise RuntimeError if none."""
+    local = Path(os.environ.get(DIR_VARIABLE) or KODAK)
+    if all((local / name).is_file() for name in KODAK_NAMES):
+        return local
+    url = os.environ.get(URL_VARIABLE) or datasets.KODAK_URL
+    cache = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        paths = datasets.kodak_paths(url, cache_dir=cache)
+    except Exception as err:  # noqa: BLE001  (any failure of the download is the same message)
+        raise RuntimeError(
+            f"The tests need the 24 Kodak images (kodim01.png .. kodim24.png). They are not in {local} "
+            f"and downloading them from {url} failed ({type(err).__name__}: {err}). Provide them in one of "
+            f"three ways: put them in ../shared/data/kodak beside the repository; set {DIR_VARIABLE} to a "
+            f"folder that holds them; or set {URL_VARIABLE} to a reachable copy (http(s):// or file://, "
+            "ending in '/'; every file is checked against its SHA-256).") from err
+    return Path(paths[0]).parent
 
 
 @pytest.fixture(scope="session")
 def kodak_dir():
-    """Path of the 24 Kodak PNGs (../shared/data/kodak); skips nothing: they must exist."""
-    assert (KODAK / "kodim01.png").exists(), f"Kodak images missing at {KODAK}"
-    return KODAK
+    """Path of a folder with the 24 Kodak PNGs; stops the whole run with one message if there is none."""
+    try:
+        return find_kodak()
+    except RuntimeError as err:
+        pytest.exit(str(err), returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.fixture
