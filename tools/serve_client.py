@@ -1,8 +1,8 @@
-"""Send images to a TF Serving instance running an exported model (REST or gRPC)."""
+"""Send images to a TF Serving instance running an exported model (REST or gRPC): ``tfjpegnet serve-client``."""
 
 import sys
 
-from tfjpegnet.deploy.serving_client import main
+from tfjpegnet.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(["serve-client", *sys.argv[1:]]))

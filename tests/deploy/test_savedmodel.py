@@ -211,3 +211,12 @@ def test_mixed_precision_model_is_exported_in_float32(tmp_path):
     assert all(w.dtype == "float32" for w in net.weights)
     x = np.random.default_rng(0).integers(0, 256, (1, 19, 23, 3), dtype=np.uint8)
     assert np.abs(keras_edit(net, x).astype(int) - keras_edit(tiny_modify_net(), x).astype(int)).max() <= 1
+
+
+def test_edit_uint8_rounds_exactly_as_the_exported_graphs_always_did():
+    # The rounding is tfjpegnet.pixels.to_uint8 now; the signatures' numbers must not move.
+    net = tiny_modify_net()
+    images = np.random.default_rng(4).integers(0, 256, (2, 21, 30, 3), dtype=np.uint8)
+    edited = models.edit_rgb(net, tf.cast(images, tf.float32) / 255.0)
+    before = tf.cast(tf.round(edited * 255.0), tf.uint8).numpy()
+    assert np.array_equal(savedmodel.edit_uint8(net, images).numpy(), before)

@@ -1,4 +1,4 @@
-"""Request building for TF Serving, and full round trips through in-process stand-in servers.
+"""Request building for TF Serving, and full round trips of ``tfjpegnet serve-client`` through in-process stand-in servers.
 
 No TF Serving binary can be installed here. The stand-in servers below speak the same
 protocols (gRPC PredictionService with the real protos; REST ``:predict`` JSON) and
@@ -20,7 +20,9 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from tfjpegnet import cli
+from tfjpegnet.cli import serve_client
 from tfjpegnet.deploy import serving_client
+from tfjpegnet.errors import UserError
 from tfjpegnet.jpeg import codec
 from conftest import tiny_modify_net
 
@@ -63,7 +65,7 @@ def test_rest_body_base64_bytes_and_pixel_lists():
     pixels = np.arange(2 * 3 * 4 * 3).reshape(2, 3, 4, 3).astype(np.uint8)
     body = serving_client.rest_body("serving_default", pixels)
     assert np.array_equal(np.array(body["inputs"]["images"]), pixels)
-    with pytest.raises(serving_client.UserError):
+    with pytest.raises(UserError):
         serving_client.rest_body("metadata", [])
 
 
@@ -98,6 +100,11 @@ def test_parse_predict_response_from_the_real_model(loaded, image_file):
     assert codec.decode_jpeg(jpeg).shape == (27, 38, 3)
 
 
+def serve(*args):
+    """Run ``tfjpegnet serve-client`` in this process with ``args`` (paths and numbers as str)."""
+    return cli.main(["serve-client", *map(str, args)])
+
+
 def run_signature(model, signature, inputs):
     """Answer a request the way TF Serving does: run the named signature on the inputs."""
     return model.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
@@ -125,8 +132,8 @@ def test_grpc_round_trip(loaded, image_file, tmp_path, signature, suffix):
     server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
     try:
-        code = serving_client.main([str(image_file), "-o", str(tmp_path / "out"), "--protocol", "grpc",
-                             "--host", "127.0.0.1", "--port", str(port), "--signature", signature])
+        code = serve(image_file, "-o", tmp_path / "out", "--protocol", "grpc",
+                     "--host", "127.0.0.1", "--port", port, "--signature", signature)
     finally:
         server.stop(0)
     assert code == 0
@@ -165,9 +172,8 @@ def test_rest_round_trip(loaded, image_file, tmp_path, signature, suffix):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        code = serving_client.main([str(image_file), "-o", str(tmp_path / "out"), "--host", "127.0.0.1",
-                             "--port", str(server.server_port), "--signature", signature,
-                             "--version", "1"])
+        code = serve(image_file, "-o", tmp_path / "out", "--host", "127.0.0.1",
+                     "--port", server.server_port, "--signature", signature, "--version", 1)
     finally:
         server.shutdown()
         server.server_close()
@@ -177,14 +183,22 @@ def test_rest_round_trip(loaded, image_file, tmp_path, signature, suffix):
 
 
 def test_dry_run_sends_nothing_and_unreachable_server_exits_1(image_file, tmp_path, capsys):
-    assert serving_client.main([str(image_file), "-o", str(tmp_path / "o"), "--dry-run"]) == 0
+    out = tmp_path / "o"
+    assert serve(image_file, "-o", out, "--dry-run") == 0
     assert "/v1/models/tfjpegnet_q15:predict" in capsys.readouterr().out
-    assert serving_client.main([str(image_file), "-o", str(tmp_path / "o"), "--dry-run", "--protocol", "grpc"]) == 0
-    assert not (tmp_path / "o").exists()
+    assert serve(image_file, "-o", out, "--dry-run", "--protocol", "grpc") == 0
+    assert not out.exists()
     port = free_port()
-    assert serving_client.main([str(image_file), "-o", str(tmp_path / "o"), "--host", "127.0.0.1",
-                         "--port", str(port)]) == 1
-    assert serving_client.main([str(image_file), "-o", str(tmp_path / "o"), "--host", "127.0.0.1",
-                         "--port", str(port), "--protocol", "grpc", "--timeout", "2"]) == 1
-    assert "cannot reach" in capsys.readouterr().err
-    assert serving_client.main([str(tmp_path / "missing.png"), "-o", str(tmp_path / "o"), "--dry-run"]) == 2
+    assert serve(image_file, "-o", out, "--host", "127.0.0.1", "--port", port) == 1
+    assert "tfjpegnet serve-client: cannot reach TF Serving" in capsys.readouterr().err
+    assert serve(image_file, "-o", out, "--host", "127.0.0.1", "--port", port, "--protocol", "grpc",
+                 "--timeout", "2") == 1
+    assert "tfjpegnet serve-client: gRPC request failed: StatusCode.UNAVAILABLE" in capsys.readouterr().err
+    assert serve(tmp_path / "missing.png", "-o", out, "--dry-run") == 2
+    assert "tfjpegnet serve-client: error:" in capsys.readouterr().err
+
+
+def test_command_constants_match_the_library():
+    # The command module keeps its own copies so that --help loads no TensorFlow.
+    assert serve_client.SIGNATURES == tuple(sorted(serving_client.INPUTS))
+    assert (serve_client.REST_PORT, serve_client.GRPC_PORT) == (serving_client.REST_PORT, serving_client.GRPC_PORT)

@@ -121,3 +121,13 @@ def test_mcu_branch_net_converts_and_matches_keras_in_litert(test_images, tmp_pa
         rgb = image.astype(np.float32) / 255.0
         reference = models.edit_rgb(net, rgb[None]).numpy()[0]
         assert np.abs(runner(rgb) - reference).max() <= 1e-4
+
+
+def test_to_uint8_is_pixels_rounding_as_numpy():
+    rng = np.random.default_rng(5)
+    rgb = np.concatenate([rng.uniform(-0.1, 1.1, 300), (np.arange(256) + 0.5) / 255.0]).astype(np.float32)
+    rgb = rgb[:555].reshape(5, 37, 3)
+    before = np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)  # the copy this replaced
+    got = tflite.to_uint8(rgb)
+    assert isinstance(got, np.ndarray) and got.dtype == np.uint8
+    assert np.array_equal(got, before)

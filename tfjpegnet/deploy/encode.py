@@ -1,26 +1,42 @@
-"""Encode images as standard JPEG files after the Modify-Net pre-edit.
+"""Encode images as standard JPEG files after the Modify-Net pre-edit (the library side).
 
-Each input (files, or folders searched recursively for PNG/JPEG/BMP/TIFF) is read
-(gray -> RGB, alpha dropped, 16-bit scaled to 8), edited by Modify-Net in overlapping
-tiles (memory stays bounded for any size; the result equals the untiled edit within
-1/255), and written as OUTDIR/<name>.jpg (sub-folders of a folder input kept): baseline
-JPEG, 4:2:0, from OpenCV, with optimised Huffman tables unless --baseline-huffman.
-Any JPEG decoder reads the files. An output never replaces an input; each file is
-written under a temporary name and renamed when complete. A file that cannot be read
-gets one error line and the others are still encoded; the exit code is then 1.
+:func:`load_editor` loads a model (a SavedModel folder or a ``.keras`` Modify-Net);
+:func:`plan` maps inputs (files, or folders searched recursively for PNG/JPEG/BMP/TIFF)
+to output paths; :func:`encode_file` reads one image (gray -> RGB, alpha dropped, 16-bit
+scaled to 8), edits it in overlapping tiles (memory stays bounded for any size; the
+result equals the untiled edit within 1/255) and atomically writes baseline JPEG, 4:2:0,
+from OpenCV. :func:`default_model` finds the shipped model of a repository checkout.
+
+Only TensorFlow is needed: neither the TF Serving API nor LiteRT is imported on this
+path. The command line is ``tfjpegnet encode`` (:mod:`tfjpegnet.cli.encode`).
 """
 
 import os
-import sys
+from pathlib import Path
 
-import keras
 import tensorflow as tf
 
-from tfjpegnet import datasets, files, models
+import tfjpegnet
+from tfjpegnet import datasets, files
 from tfjpegnet.deploy import savedmodel, tiling
 from tfjpegnet.jpeg import codec
-from tfjpegnet.jpeg.quality_range import check_quality
 from tfjpegnet.errors import UserError
+
+DEFAULT_MODEL_NAME = "tfjpegnet_q15"
+
+
+def default_model():
+    """The shipped model ``saved_models/tfjpegnet_q15`` of the repository tfjpegnet runs from.
+
+    In a clone or an editable install (``pip install -e .``) the repository root is the
+    folder holding the ``tfjpegnet`` package, whatever the working directory is.
+
+    Returns:
+      pathlib.Path of the model folder, or None if there is none (a non-editable install
+      does not carry ``saved_models/``).
+    """
+    path = Path(tfjpegnet.__file__).resolve().parents[1] / "saved_models" / DEFAULT_MODEL_NAME
+    return path if savedmodel.model_versions(path) else None
 
 
 class Editor:
@@ -116,42 +132,3 @@ def encode_file(editor, src, out, quality, optimize=True, tile=1024):
     jpeg = codec.encode_jpeg(edited, quality, optimize=optimize)
     files.write_bytes(out, jpeg)
     return len(jpeg)
-
-
-def add_arguments(parser):
-    """Register the ``encode`` command's options on ``parser``."""
-    parser.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
-    parser.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder")
-    parser.add_argument("--model", default="saved_models/tfjpegnet_q15",
-                        help="SavedModel folder (latest version used) or a .keras Modify-Net")
-    parser.add_argument("--quality", default=None,
-                        help="JPEG quality (default: the model's; required for a .keras file)")
-    parser.add_argument("--baseline-huffman", action="store_true",
-                        help="use OpenCV's default (standard) Huffman tables instead of optimised ones")
-    parser.add_argument("--tile", type=int, default=1024,
-                        help="tile side in pixels for large images, a multiple of 16 so tiles start on JPEG's "
-                             "block grid (memory ~ (tile + 2 halo)^2)")
-
-
-def run(args):
-    """Encode every input; returns 0, or 1 if any input could not be read."""
-    if args.tile < models.MCU or args.tile % models.MCU:
-        raise UserError(f"--tile must be a positive multiple of {models.MCU} (JPEG's MCU), got {args.tile}")
-    if args.quality is not None:
-        args.quality = check_quality(args.quality)
-    pairs = plan(args.inputs, args.out)
-    editor = load_editor(args.model)
-    quality = args.quality if args.quality is not None else editor.quality
-    if quality is None:
-        raise UserError(f"{args.model}: a .keras file does not record its JPEG quality; pass --quality")
-    progress = keras.utils.Progbar(len(pairs), unit_name="file")
-    failed = 0
-    for done, (src, out) in enumerate(pairs, 1):
-        try:
-            encode_file(editor, src, out, quality, not args.baseline_huffman, args.tile)
-        except codec.ImageError as err:
-            failed += 1
-            print(f"\ntfjpegnet encode: skipped: {err}", file=sys.stderr)
-        progress.update(done)
-    print(f"{len(pairs) - failed} of {len(pairs)} file(s) written to {args.out} (quality {quality})")
-    return 1 if failed else 0

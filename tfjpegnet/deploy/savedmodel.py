@@ -1,15 +1,19 @@
-"""Export a trained Modify-Net (.keras) for TensorFlow Serving and, with --tflite, LiteRT.
+"""A trained Modify-Net (.keras) as a SavedModel for TensorFlow Serving, and the model files' layout.
 
-Writes OUT/NAME/VERSION/, a SavedModel in TF Serving's layout (NAME defaults to
-tfjpegnet_q{quality}, VERSION to the next free integer; built in a temporary folder
-and renamed into place when complete, with TF Serving warm-up requests in
-assets.extra/), then OUT/models.config listing every model in OUT, and with --tflite
-OUT/NAME.tflite, NAME_fp16.tflite and NAME_int8.tflite. Signatures: serving_default
-(images uint8 [batch, H, W, 3] RGB -> modified uint8, the edit, ready for any JPEG
-encoder), encode (image_bytes string [batch], PNG/JPEG files -> jpeg_bytes string
-[batch] at the model's quality) and metadata (-> quality, halo). The quality is also
-the SavedModel variable `quality` and is in assets.extra/tfjpegnet.json. The graphs
-are plain TF ops (TF Serving runs no Python) and take any image size.
+:func:`write_saved_model` writes ``<model_dir>/<version>/``, a SavedModel in TF Serving's
+layout (built in a temporary folder and renamed into place when complete, with TF
+Serving warm-up requests in assets.extra/); :func:`write_models_config` writes the
+``models.config`` listing every model of a folder. Signatures: serving_default (images
+uint8 [batch, H, W, 3] RGB -> modified uint8, the edit, ready for any JPEG encoder),
+encode (image_bytes string [batch], PNG/JPEG files -> jpeg_bytes string [batch] at the
+model's quality) and metadata (-> quality, halo). The quality is also the SavedModel
+variable `quality` and is in assets.extra/tfjpegnet.json. The graphs are plain TF ops
+(TF Serving runs no Python) and take any image size.
+
+Loading a ``.keras`` Modify-Net (:func:`load_keras_model`), its uint8 edit
+(:func:`edit_uint8`) and the version folders (:func:`model_versions`) need no TF Serving
+package: ``tensorflow_serving`` is imported only to write warm-up requests and
+``models.config``. The command line is ``tfjpegnet export`` (:mod:`tfjpegnet.cli.export`).
 """
 
 import functools
@@ -22,13 +26,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 from google.protobuf import text_format
-from tensorflow_serving.apis import prediction_log_pb2
-from tensorflow_serving.config import model_server_config_pb2
 
-from tfjpegnet import __version__, datasets, files, models
-from tfjpegnet.deploy import serving_client, tflite, tiling
+from tfjpegnet import __version__, files, models, pixels
+from tfjpegnet.deploy import serving_client, tiling
 from tfjpegnet.jpeg import codec
-from tfjpegnet.jpeg.quality_range import check_quality
 from tfjpegnet.errors import UserError
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
@@ -77,9 +78,19 @@ def as_float32(model):
 
 
 def edit_uint8(modify_net, images):
-    """RGB uint8 [batch, H, W, 3] -> Modify-Net edit, rounded and clipped, uint8 same shape."""
-    edited = models.edit_rgb(modify_net, tf.cast(images, tf.float32) / 255.0)
-    return tf.cast(tf.round(edited * 255.0), tf.uint8)
+    """RGB uint8 [batch, H, W, 3] -> Modify-Net edit, uint8 same shape (TF ops).
+
+    :func:`models.edit_rgb` of ``images / 255``, rounded to 8 bits by
+    :func:`tfjpegnet.pixels.to_uint8`.
+    """
+    return pixels.to_uint8(models.edit_rgb(modify_net, tf.cast(images, tf.float32) / 255.0))
+
+
+def check_model_name(name):
+    """Return ``name`` if it is a usable model (and folder) name; raise UserError otherwise."""
+    if not _NAME_RE.match(name):
+        raise UserError(f"--name must be letters, digits, '_', '.' or '-', got {name!r}")
+    return name
 
 
 class ServingModule(tf.Module):
@@ -156,6 +167,8 @@ def warmup_image():
 
 def warmup_logs(model_name):
     """PredictionLog protos, one ``serving_default`` and one ``encode`` request (batch 1)."""
+    from tensorflow_serving.apis import prediction_log_pb2
+
     image = warmup_image()
     requests = [serving_client.predict_request(model_name, "serving_default", image[None]),
                 serving_client.predict_request(model_name, "encode", [codec.encode_jpeg(image, 90)])]
@@ -214,6 +227,8 @@ def models_config(out_dir, base_path="/models"):
     Returns:
       model_server_config_pb2.ModelServerConfig, models sorted by name.
     """
+    from tensorflow_serving.config import model_server_config_pb2
+
     config = model_server_config_pb2.ModelServerConfig()
     for name in sorted(os.listdir(out_dir)):
         if model_versions(os.path.join(out_dir, name)):
@@ -234,61 +249,3 @@ def write_models_config(out_dir, base_path="/models"):
 def folder_size(path):
     """Total size in bytes of the files under ``path``."""
     return sum(os.path.getsize(os.path.join(root, n)) for root, _, names in os.walk(path) for n in names)
-
-
-def add_arguments(parser):
-    """Register the ``export`` command's options on ``parser``."""
-    parser.add_argument("--model", required=True, help="trained Modify-Net .keras file")
-    parser.add_argument("--quality", required=True, help="JPEG quality the model was trained for (1..100)")
-    parser.add_argument("--out", default="saved_models", help="output folder")
-    parser.add_argument("--name", default=None, help="model name (default: tfjpegnet_q{quality})")
-    parser.add_argument("--version", type=int, default=None,
-                        help="SavedModel version (default: next free integer)")
-    parser.add_argument("--serving-base-path", default="/models",
-                        help="where TF Serving sees --out, for models.config")
-    parser.add_argument("--tflite", action="store_true",
-                        help="also write float32, fp16 and int8 .tflite files")
-    parser.add_argument("--calibration-dir", default=None,
-                        help="training images for int8 calibration (default: Kodak training split)")
-    parser.add_argument("--calibration-patches", type=int, default=256,
-                        help="number of 64x64 patches for int8 calibration")
-    parser.add_argument("--verify-images", nargs="+", default=None, metavar="IMAGE",
-                        help="with --tflite: check every variant against Keras on these images")
-
-
-def _calibration_paths(calibration_dir):
-    """Image paths for int8 calibration: ``calibration_dir``, else the Kodak training split."""
-    if calibration_dir:
-        return datasets.find_images(calibration_dir)
-    return datasets.split_images(datasets.kodak_paths())[0]
-
-
-def run(args):
-    """Export the model; returns 0, or 1 if a TFLite check failed (files are kept)."""
-    quality = check_quality(args.quality)
-    name = args.name or f"tfjpegnet_q{quality}"
-    if not _NAME_RE.match(name):
-        raise UserError(f"--name must be letters, digits, '_', '.' or '-', got {name!r}")
-    if args.verify_images and not args.tflite:
-        raise UserError("--verify-images checks the TFLite files; add --tflite")
-    modify_net = load_keras_model(args.model)
-    images = [codec.read_image(p) for p in args.verify_images or []]
-    calibration = None
-    if args.tflite:
-        if args.calibration_patches < 1:
-            raise UserError(f"--calibration-patches must be >= 1, got {args.calibration_patches}")
-        calibration = tflite.calibration_patches(_calibration_paths(args.calibration_dir),
-                                                 args.calibration_patches)
-    version_dir = write_saved_model(modify_net, quality, os.path.join(args.out, name), args.version)
-    print(f"SavedModel  {version_dir}  {folder_size(version_dir) / 1e6:.2f} MB")
-    ok = True
-    if args.tflite:
-        paths = tflite.write_tflite(modify_net, args.out, name, calibration)
-        for variant, path in paths.items():
-            print(f"TFLite {variant:7s} {path}  {os.path.getsize(path) / 1e6:.2f} MB")
-        if images:
-            rows = tflite.verify(modify_net, paths, images, quality)
-            print(tflite.format_report(rows))
-            ok = all(row["ok"] for row in rows)
-    print(f"config      {write_models_config(args.out, args.serving_base_path)}")
-    return 0 if ok else 1

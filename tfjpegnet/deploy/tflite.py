@@ -13,7 +13,8 @@ H and W are free (shape signature [1, -1, -1, 3]): call
 Variants: ``float32`` (as trained); ``fp16`` (float16 weights, float32 arithmetic);
 ``int8`` (full integer quantisation of weights and activations, calibrated on 64x64
 training patches; float32 input and output, quantised inside). Checked with the
-LiteRT interpreter (``ai_edge_litert``), which uses XNNPACK on CPU.
+LiteRT interpreter (``ai_edge_litert``, imported only when a :class:`Runner` is made),
+which uses XNNPACK on CPU.
 """
 
 import os
@@ -21,9 +22,8 @@ import os
 import keras
 import numpy as np
 import tensorflow as tf
-from ai_edge_litert.interpreter import Interpreter
 
-from tfjpegnet import datasets, files, models
+from tfjpegnet import datasets, files, models, pixels
 from tfjpegnet.evaluation import metrics
 from tfjpegnet.jpeg import codec, color
 
@@ -52,7 +52,7 @@ def residual_branch(modify_net):
 
 
 def _linear_maps():
-    """The 3x3 matrices of the colour conversions in :mod:`tfjpegnet.color`.
+    """The 3x3 matrices of the colour conversions in :mod:`tfjpegnet.jpeg.color`.
 
     Returns:
       (A, C) float32 [3, 3] numpy arrays: A maps a YCrCb difference to an RGB
@@ -102,7 +102,7 @@ def calibration_patches(paths, count=256, size=64):
 
     Returns:
       uint8 [min(count, available), size, size, 3], RGB. Raises UserError (from
-      tfjpegnet.data) if no image gives a patch.
+      tfjpegnet.datasets) if no image gives a patch.
     """
     patches = datasets.load_patches(paths, size)
     picks = np.linspace(0, len(patches) - 1, min(count, len(patches))).round().astype(int)
@@ -162,17 +162,35 @@ def tflite_path(out_dir, name, variant):
     return os.path.join(out_dir, f"{name}{SUFFIXES[variant]}.tflite")
 
 
+def convert_all(modify_net, calibration):
+    """Convert all three variants in memory (nothing is written).
+
+    Returns:
+      dict variant -> bytes (the .tflite model), in :data:`VARIANTS` order.
+    """
+    return {variant: convert(modify_net, variant, calibration) for variant in VARIANTS}
+
+
+def write_models(models_bytes, out_dir, name):
+    """Atomically write converted models (dict variant -> bytes) as ``out_dir/<name><suffix>.tflite``.
+
+    Returns:
+      dict variant -> path, in the order of ``models_bytes``.
+    """
+    paths = {}
+    for variant, data in models_bytes.items():
+        paths[variant] = tflite_path(out_dir, name, variant)
+        files.write_bytes(paths[variant], data)
+    return paths
+
+
 def write_tflite(modify_net, out_dir, name, calibration):
-    """Convert and atomically write all three variants.
+    """Convert all three variants, then atomically write them (none is written if a conversion fails).
 
     Returns:
       dict variant -> path, in :data:`VARIANTS` order.
     """
-    paths = {}
-    for variant in VARIANTS:
-        paths[variant] = tflite_path(out_dir, name, variant)
-        files.write_bytes(paths[variant], convert(modify_net, variant, calibration))
-    return paths
+    return write_models(convert_all(modify_net, calibration), out_dir, name)
 
 
 class Runner:
@@ -180,6 +198,8 @@ class Runner:
 
     def __init__(self, path, num_threads=None):
         """Load ``path``; ``num_threads`` as in LiteRT (None: its default)."""
+        from ai_edge_litert.interpreter import Interpreter
+
         self.interpreter = Interpreter(model_path=os.fspath(path), num_threads=num_threads)
         self.input_index = self.interpreter.get_input_details()[0]["index"]
         self.output_index = self.interpreter.get_output_details()[0]["index"]
@@ -198,8 +218,12 @@ class Runner:
 
 
 def to_uint8(rgb):
-    """Float RGB in [0, 1] -> uint8, rounded and clipped."""
-    return np.clip(np.round(np.asarray(rgb) * 255.0), 0, 255).astype(np.uint8)
+    """A :class:`Runner` output (float RGB in [0, 1]) as a uint8 numpy array.
+
+    The rounding is :func:`tfjpegnet.pixels.to_uint8`'s (the one rounding of an edited
+    image); this only hands back numpy, as the LiteRT side works in numpy.
+    """
+    return np.asarray(pixels.to_uint8(rgb))
 
 
 def jpeg_psnr(original, edited, quality):
