@@ -6,7 +6,7 @@ For each precision (float32, mixed_bfloat16), in ONE process, on the same model 
                 frozen JPEG-Net or the analytic proxy, optimizer update) on one constant
                 in-memory batch;
   (b) trainer:  the same step fed by ``trainer.batches`` over the real training patches,
-                consumed as ``StageTrainer._run_phase`` does (distributed dataset, one
+                consumed as ``training.loop.train_phase`` does (distributed dataset, one
                 epoch after another with the trainer's per-epoch seeds, ``float(loss)``
                 after every step);
   (c) pipeline: ``trainer.batches`` alone, no model.
@@ -40,9 +40,9 @@ import tensorflow as tf  # noqa: E402
 
 from tfjpegnet import files  # noqa: E402
 from tfjpegnet.cli import train  # noqa: E402
-from tfjpegnet.training.stages import MODIFY_PHASE, StageTrainer, seed_for  
-from tfjpegnet.training.patches import batches
-from tfjpegnet.training.stages import seed_for# noqa: E402
+from tfjpegnet.training.loop import seed_for  # noqa: E402
+from tfjpegnet.training.patches import batches  # noqa: E402
+from tfjpegnet.training.stages import MODIFY_PHASE, StageTrainer  # noqa: E402
 
 PRECISIONS = ("float32", "mixed_bfloat16")
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "bench_train.json")
@@ -91,7 +91,7 @@ def make_trainer(args, precision, out):
 
 
 def trainer_stream(trainer):
-    """Modify-Net batches epoch after epoch, exactly as StageTrainer._run_phase builds them.
+    """Modify-Net batches epoch after epoch, exactly as training.loop.train_phase builds them.
 
     Yields tuples (x,), x float32 YCrCb [batch, 64, 64, 3] in [0, 1].
     """
@@ -121,7 +121,7 @@ def measure(args, precision):
         try:
             return measure_trainer(args, trainer)
         finally:
-            trainer.writer.close()
+            trainer.close()
 
 
 def measure_trainer(args, trainer):

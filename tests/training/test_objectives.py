@@ -1,12 +1,15 @@
-"""Modify-Net's loss terms on a real Kodak patch (analytic proxy)."""
+"""Modify-Net's loss terms on a real Kodak patch (analytic proxy), and the config they read."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfjpegnet.errors import UserError
 from tfjpegnet.jpeg import codec, color
+from tfjpegnet.training.config import DEFAULTS
 from tfjpegnet.training.objectives import ModifyObjective
-from tfjpegnet.training.config import PRESETS
+
+READ = {"proxy": "analytic", "quality": 5, "distortion": "proximity", "rate_weight": 0.0, "ssim_weight": 1.0}
 
 
 @pytest.fixture(scope="module")
@@ -16,24 +19,41 @@ def x(kodak_dir):
 
 
 def objective(distortion, **overrides):
-    config = dict(PRESETS["cpu"], proxy="analytic", quality=5, distortion=distortion, ssim_weight=1.0,
-                  contrast_weight=1.0, rate_weight=0.0)
-    config.update(overrides)
-    return ModifyObjective(config)
+    return ModifyObjective(dict(READ, distortion=distortion, **overrides))
 
 
-@pytest.mark.parametrize("distortion", ["proximity", "proximity-ssim", "jpeg-ssim", "contrast"])
+@pytest.mark.parametrize("distortion", ["proximity", "proximity-ssim"])
 def test_unedited_patch_costs_nothing_and_a_flattened_one_does(x, distortion):
-    """Terms that compare with the original, or with plain JPEG of it, are 0 for no edit."""
+    """Terms that compare with the original are 0 for no edit."""
     loss = objective(distortion)
     assert float(loss(x, x)[0]) == pytest.approx(0.0, abs=1e-6)
     flat = tf.reduce_mean(x, axis=[1, 2], keepdims=True) * tf.ones_like(x)
     assert float(loss(x, flat)[0]) > 0.01
 
 
-def test_jpeg_ssim_gradient_reaches_the_edit(x):
+def test_decoded_term_is_plain_jpeg_error_for_no_edit_and_passes_a_gradient(x):
+    loss = float(objective("decoded")(x, x)[0])
+    rgb = np.clip(np.round(color.ycrcb_to_rgb(x).numpy()[0] * 255), 0, 255).astype(np.uint8)
+    decoded = codec.jpeg_roundtrip(rgb, 5)[0].astype(np.float32) / 255.0
+    assert loss == pytest.approx(float(np.mean((decoded - color.ycrcb_to_rgb(x).numpy()[0]) ** 2)), rel=0.05)
     edited = tf.Variable(x * 0.9 + 0.05)
     with tf.GradientTape() as tape:
-        value = tf.reduce_sum(objective("jpeg-ssim")(x, edited))
+        value = tf.reduce_sum(objective("decoded+proximity", rate_weight=0.1)(x, edited))
     grad = tape.gradient(value, edited).numpy()
     assert np.all(np.isfinite(grad)) and np.abs(grad).max() > 0.0
+
+
+def test_reads_a_config_without_the_removed_keys_and_ignores_them_at_their_one_value(x):
+    plain = objective("proximity+proximity-ssim", rate_weight=0.05)
+    legacy = objective("proximity+proximity-ssim", rate_weight=0.05, contrast_weight=0.02, rounding="ste",
+                       rate_gradient="smooth")
+    edited = x * 0.9 + 0.05
+    np.testing.assert_array_equal(plain(x, edited).numpy(), legacy(x, edited).numpy())
+    ModifyObjective(dict(DEFAULTS, **READ))  # a whole run configuration works too
+
+
+@pytest.mark.parametrize("overrides", [{"rounding": "soft"}, {"rate_gradient": "boundary"},
+                                       {"distortion": "proximity+contrast"}, {"distortion": "jpeg-ssim"}])
+def test_removed_options_are_refused_not_ignored(overrides):
+    with pytest.raises(UserError):
+        ModifyObjective(dict(READ, **overrides))

@@ -6,84 +6,90 @@ original patches AND on the current Modify-Net's outputs (rounded to 8 bits, rea
 as the target), then fits Modify-Net again. With ``--proxy analytic`` JPEG-Net is
 replaced by an exact differentiable model of JPEG and the loss may add a rate term.
 
-Everything a run produces is in one directory: config.json, checkpoints/, logs/
-(TensorBoard), history.json and stageK/{jpeg_net,modify_net}.keras. Rerunning the same
-command resumes where it stopped.
+A flag not given takes its value from the ``--preset`` (paper, cpu or smoke; see each
+flag's help). Everything a run produces is in one directory: config.json, checkpoints/,
+logs/ (TensorBoard), history.json and stageK/{jpeg_net,modify_net}.keras. Rerunning the
+same command resumes where it stopped.
 """
 
-import json
+import argparse
 import os
 
-from tfjpegnet import datasets
-from tfjpegnet.jpeg import rate
+from tfjpegnet import datasets, runs
 from tfjpegnet.cli import argtypes
 from tfjpegnet.errors import TrainingDiverged, UserError
 from tfjpegnet.files import write_json
-from tfjpegnet.training.config import PRESETS, resolve_config
+from tfjpegnet.training import config as run_config
 from tfjpegnet.training.stages import StageTrainer
+from tfjpegnet.training.steps import STRATEGIES
 
-STRATEGIES = ("default", "mirrored", "multiworker")
+
+def _default(key):
+    """Help text for the value ``key`` takes when its flag is not given ("" if it is None)."""
+    if run_config.DEFAULTS[key] is None:
+        return ""
+    values = {name: {**run_config.DEFAULTS, **preset}[key] for name, preset in run_config.PRESETS.items()}
+    if len(set(map(repr, values.values()))) == 1:
+        return f"(default: {run_config.DEFAULTS[key]})"
+    return "(preset " + ", ".join(f"{name}: {value}" for name, value in values.items()) + ")"
 
 
 def add_arguments(parser):
-    """Register the ``train`` flags on an argparse parser."""
-    parser.add_argument("--quality", type=argtypes.quality_arg, default=15, help="JPEG quality 1..100")
-    parser.add_argument("--data-dir", help="folder of training/test images (default: download Kodak)")
-    parser.add_argument("--kodak-url", default=datasets.KODAK_URL, help="where to download Kodak from")
-    parser.add_argument("--test-images", default=",".join(datasets.KODAK_TEST),
-                        help="comma-separated test image names, or a count of last images")
-    parser.add_argument("--out", help="run directory (default runs/q{quality})")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu", help="training schedule")
-    parser.add_argument("--stages", type=argtypes.positive_int, help="number of stages (preset: 3)")
-    parser.add_argument("--proxy", choices=("jpegnet", "analytic"), help="what stands in for JPEG")
-    parser.add_argument("--epochs-jpeg", type=argtypes.nonneg_int, help="JPEG-Net epochs per stage")
-    parser.add_argument("--epochs-modify", type=argtypes.nonneg_int, help="Modify-Net epochs per stage")
-    parser.add_argument("--batch-jpeg", type=argtypes.positive_int, help="JPEG-Net batch (8x8 blocks)")
-    parser.add_argument("--batch-modify", type=argtypes.positive_int, help="Modify-Net batch (64x64 patches)")
-    parser.add_argument("--optimizer", choices=("sgd", "adam"), help="optimizer for both networks")
-    parser.add_argument("--lr-jpeg", type=argtypes.positive_float, help="JPEG-Net learning rate")
-    parser.add_argument("--lr-modify", type=argtypes.positive_float, help="Modify-Net learning rate")
-    parser.add_argument("--lr-decay-epochs", type=argtypes.nonneg_int,
-                        help="divide the learning rate by 10 every N epochs (0: never)")
-    parser.add_argument("--clipvalue", type=argtypes.nonneg_float,
-                        help="clip each gradient element to +-V (0: off)")
-    parser.add_argument("--depth", type=argtypes.positive_int, help="Modify-Net conv layers")
-    parser.add_argument("--filters", type=argtypes.positive_int, help="Modify-Net filters per layer")
-    parser.add_argument("--mcu-branch", type=argtypes.nonneg_int,
-                        help="add to Modify-Net a branch that edits each 16x16 JPEG MCU as a whole, "
-                             "with N hidden units (0: none, the paper)")
-    parser.add_argument("--train-only-branch", action="store_true", default=None,
-                        help="train only the MCU branch; the conv layers keep the weights of --init-model")
-    parser.add_argument("--patch-size", type=argtypes.positive_int, help="training patch size (multiple of 16)")
-    parser.add_argument("--max-patches", type=argtypes.nonneg_int,
-                        help="use at most N training patches (0: all)")
-    parser.add_argument("--rate-weight", type=argtypes.nonneg_float, help="weight of the rate term (analytic proxy)")
-    parser.add_argument("--distortion", help="distortion terms, '+'-joined: decoded, proximity, decoded-ssim, proximity-ssim, jpeg-ssim, contrast")
-    parser.add_argument("--ssim-weight", type=argtypes.nonneg_float, help="weight of the (1 - SSIM) term")
-    parser.add_argument("--contrast-weight", type=argtypes.nonneg_float,
-                        help="weight of the 'contrast' term (share of JPEG-kept block contrast lost)")
-    parser.add_argument("--rounding", choices=("ste", "soft"),
-                        help="rounding in the analytic proxy: straight-through or smooth")
-    parser.add_argument("--rate-gradient", choices=rate.GRADIENTS,
-                        help="gradient of the rate term: pull every DCT coefficient towards 0 (smooth), "
-                             "only those non-zero after rounding (ste), or those plus, hardest, the ones "
-                             "near the 0/1 rounding boundary (boundary)")
-    parser.add_argument("--precision", choices=("mixed_bfloat16", "float32"), help="compute precision")
-    parser.add_argument("--strategy", choices=STRATEGIES, default="default",
-                        help="tf.distribute strategy (multiworker reads TF_CONFIG)")
-    parser.add_argument("--checkpoint-every", type=argtypes.positive_int,
-                        help="also checkpoint every N steps inside an epoch")
-    parser.add_argument("--init-model", help="start Modify-Net from this .keras model (fine-tuning)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for init, data order and augmentation")
+    """Register the ``train`` flags on an argparse parser.
+
+    Each flag's ``dest`` is a configuration key (:data:`tfjpegnet.training.config.DEFAULTS`);
+    a flag not given is absent from the parsed namespace and takes the preset's value.
+    """
+    def flag(name, help_text, **kwargs):
+        key = name[2:].replace("-", "_")
+        parser.add_argument(name, default=argparse.SUPPRESS, help=f"{help_text} {_default(key)}".strip(),
+                            **kwargs)
+
+    flag("--quality", "JPEG quality 1..100", type=argtypes.quality_arg)
+    flag("--data-dir", "folder of training/test images (default: download Kodak)")
+    flag("--kodak-url", "where to download Kodak from")
+    flag("--test-images", "comma-separated test image names, or a count of last images")
+    flag("--out", "run directory (default runs/q{quality})")
+    parser.add_argument("--preset", choices=sorted(run_config.PRESETS), default=argparse.SUPPRESS,
+                        help=f"training schedule (default: {run_config.DEFAULT_PRESET})")
+    flag("--stages", "number of stages (--proxy analytic: 1 unless given)", type=argtypes.positive_int)
+    flag("--proxy", "what stands in for JPEG", choices=("jpegnet", "analytic"))
+    flag("--epochs-jpeg", "JPEG-Net epochs per stage", type=argtypes.nonneg_int)
+    flag("--epochs-modify", "Modify-Net epochs per stage", type=argtypes.nonneg_int)
+    flag("--batch-jpeg", "JPEG-Net batch (8x8 blocks)", type=argtypes.positive_int)
+    flag("--batch-modify", "Modify-Net batch (patches)", type=argtypes.positive_int)
+    flag("--optimizer", "optimizer for both networks", choices=("sgd", "adam"))
+    flag("--lr-jpeg", "JPEG-Net learning rate", type=argtypes.positive_float)
+    flag("--lr-modify", "Modify-Net learning rate", type=argtypes.positive_float)
+    flag("--lr-decay-epochs", "divide the learning rate by 10 every N epochs (0: never)", type=argtypes.nonneg_int)
+    flag("--clipvalue", "clip each gradient element to +-V (0: off)", type=argtypes.nonneg_float)
+    flag("--depth", "Modify-Net conv layers", type=argtypes.positive_int)
+    flag("--filters", "Modify-Net filters per layer", type=argtypes.positive_int)
+    flag("--mcu-branch", "add to Modify-Net a branch that edits each 16x16 JPEG MCU as a whole, with N hidden "
+         "units (0: none, the paper)", type=argtypes.nonneg_int)
+    flag("--patch-size", "training patch size (multiple of 16)", type=argtypes.positive_int)
+    flag("--max-patches", "use at most N training patches (0: all)", type=argtypes.nonneg_int)
+    flag("--rate-weight", "weight of the rate term (analytic proxy)", type=argtypes.nonneg_float)
+    flag("--distortion", "distortion terms, '+'-joined: " + ", ".join(run_config.DISTORTIONS)
+         + " (other than 'decoded': analytic proxy)")
+    flag("--ssim-weight", "weight of the (1 - SSIM) term", type=argtypes.nonneg_float)
+    flag("--precision", "compute precision", choices=("mixed_bfloat16", "float32"))
+    flag("--strategy", "tf.distribute strategy (multiworker reads TF_CONFIG)", choices=STRATEGIES)
+    flag("--checkpoint-every", "also checkpoint every N steps inside an epoch", type=argtypes.positive_int)
+    flag("--init-model", "start Modify-Net from this .keras model (fine-tuning)")
+    flag("--seed", "seed for init, data subset and order", type=int)
 
 
 def prepare_config(args):
     """Resolve parsed CLI ``args`` into a run config, check it, and write config.json.
 
     Returns the config dict (preset merged with flags, ``train_images`` and
-    ``test_images`` filled in). Raises UserError for anything the user must fix.
+    ``test_images`` filled in with image paths). Raises UserError for anything the user
+    must fix, including resuming a run directory with settings that change its result.
     """
-    config = resolve_config({k: v for k, v in vars(args).items() if k not in ("module", "command")})
+    # The namespace also holds the top-level options (command, module, ...); every train flag
+    # is a configuration key (tests/training/test_config.py checks it).
+    config = run_config.resolve_config({k: v for k, v in vars(args).items() if k in run_config.keys()})
     out = config["out"]
     try:
         os.makedirs(out, exist_ok=True)
@@ -94,8 +100,8 @@ def prepare_config(args):
     except OSError as err:
         raise UserError(f"run directory {out!r} is not writable ({err.strerror})") from None
     config["train_images"], config["test_images"] = _image_split(config)
-    _check_resume(out, config)
-    write_json(os.path.join(out, "config.json"), config)
+    check_resume(out, config)
+    write_json(os.path.join(out, runs.CONFIG), config)
     return config
 
 
@@ -121,19 +127,21 @@ def _image_split(config):
     return datasets.split_images(paths, test)
 
 
-_RESUME_KEYS = ("quality", "proxy", "stages", "depth", "filters", "mcu_branch", "train_only_branch", "patch_size", "train_images",
-                "test_images", "rate_weight", "distortion", "ssim_weight", "contrast_weight", "rounding", "rate_gradient", "seed", "batch_modify", "batch_jpeg",
-                "epochs_jpeg", "epochs_modify", "optimizer")
+def check_resume(out, config):
+    """Refuse (UserError) to resume run directory ``out`` if its saved config differs in what matters.
 
-
-def _check_resume(out, config):
-    """Refuse to resume a run directory whose saved config differs in what matters."""
-    path = os.path.join(out, "config.json")
-    if not os.path.exists(path) or not os.path.exists(os.path.join(out, "checkpoints", "checkpoint")):
-        return  # nothing trained yet: a new config simply replaces the old one
-    with open(path) as handle:
-        saved = json.load(handle)
-    diff = [k for k in _RESUME_KEYS if k in saved and saved[k] != config[k]]
+    Only a directory with checkpoints is checked: with nothing trained yet a new config
+    simply replaces the old one. What matters is every setting but those in
+    :data:`tfjpegnet.training.config.NOT_RESUME`; a saved config of an older version
+    that holds removed options at their one remaining value resumes as usual.
+    """
+    if not os.path.exists(os.path.join(out, runs.CONFIG)) or \
+            not os.path.exists(os.path.join(out, "checkpoints", "checkpoint")):
+        return
+    try:
+        diff = run_config.resume_conflicts(runs.read_config(out), config)
+    except UserError as err:
+        raise UserError(f"{out} holds a run that cannot be resumed: {err}; use another --out") from None
     if diff:
         raise UserError(f"{out} holds a run with different {', '.join(diff)}; "
                         "use another --out or delete that directory")

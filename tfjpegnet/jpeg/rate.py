@@ -16,17 +16,9 @@ patches (kodim22..24) the mean estimate is then 0-6 % above the real size and th
 correlation with it is 0.98 (Q5) to 0.999 (Q90). File headers (about 620 bytes with
 OpenCV's defaults) are not included.
 
-Rounding and counting have no useful gradient, so the gradient comes from a surrogate:
-  "smooth": LOG_BITS * sum log2(1 + |c|) on the unrounded coefficients (and DC
-            differences) ``c``: every coefficient is pulled towards zero, most strongly
-            near zero;
-  "ste":    LOG_BITS * sum log2(1 + |r|) with straight-through rounding: only
-            coefficients that are non-zero after rounding are pulled.
-  "boundary": "ste" plus NONZERO_BITS * sum sigmoid((|c| - 0.5) / BOUNDARY_WIDTH), a
-            smooth step for the count of non-zero levels: the pull is strongest on
-            coefficients near the rounding boundary between level 0 and +-1, where moving
-            a little saves a whole symbol (what rate-distortion optimised quantisation
-            exploits), and nearly nil on coefficients far below it, which cost no bits.
+Rounding and counting have no useful gradient, so the gradient comes from a smooth
+surrogate: LOG_BITS * sum log2(1 + |c|) on the unrounded coefficients (and DC
+differences) ``c``. Every coefficient is pulled towards zero, most strongly near zero.
 The value returned is always the estimate above.
 """
 
@@ -37,8 +29,6 @@ from tfjpegnet.jpeg import proxy
 LOG_BITS = 1.67
 NONZERO_BITS = 2.28
 BLOCK_BITS = 5.45
-BOUNDARY_WIDTH = 0.1
-GRADIENTS = ("smooth", "ste", "boundary")
 
 
 def _log2_1p(x):
@@ -68,52 +58,41 @@ def _symbols(coef, mcu_order):
     return tf.concat([tf.reshape(ac, [shape[0], -1]), _dc_differences(coef, mcu_order)], axis=1)
 
 
-def estimate_bits(coefficients, gradient="smooth"):
+def estimate_bits(coefficients):
     """Estimated entropy-coded bits of each image.
 
     Args:
-      coefficients: (y, cb, cr) from :func:`tfjpegnet.jpeg_proxy.encode` with any
+      coefficients: (y, cb, cr) from :func:`tfjpegnet.jpeg.proxy.encode` with any
         rounding: float32 y [B, 2 Mr, 2 Mc, 8, 8], cb and cr [B, Mr, Mc, 8, 8], in quant steps.
-      gradient: "smooth", "ste" or "boundary", the gradient surrogate (see the module docstring).
 
     Returns:
-      float32 tensor [B], bits (> 0).
+      float32 tensor [B], bits (> 0); its gradient is the smooth surrogate's (see the
+      module docstring).
     """
-    if gradient not in GRADIENTS:
-        raise ValueError(f"gradient must be one of {GRADIENTS}, got {gradient!r}")
     value, surrogate = 0.0, 0.0
     for index, coef in enumerate(coefficients):
         mcu_order = index == 0
         coef = tf.cast(coef, tf.float32)
-        levels = _symbols(proxy.quantise(coef, "exact" if gradient == "smooth" else "ste"), mcu_order)
-        log_bits = LOG_BITS * tf.reduce_sum(_log2_1p(levels), axis=1)
+        levels = _symbols(proxy.quantise(coef, "exact"), mcu_order)
         nonzero = tf.reduce_sum(tf.cast(levels != 0, tf.float32), axis=1)
         blocks = tf.cast(tf.shape(coef)[1] * tf.shape(coef)[2], tf.float32)
-        value += log_bits + NONZERO_BITS * nonzero + BLOCK_BITS * blocks
-        unrounded = _symbols(coef, mcu_order) if gradient != "ste" else None
-        if gradient == "smooth":
-            surrogate += LOG_BITS * tf.reduce_sum(_log2_1p(unrounded), axis=1)
-        else:
-            surrogate += log_bits
-        if gradient == "boundary":
-            step = tf.sigmoid((tf.abs(unrounded) - 0.5) / BOUNDARY_WIDTH)
-            surrogate += NONZERO_BITS * tf.reduce_sum(step, axis=1)
+        value += LOG_BITS * tf.reduce_sum(_log2_1p(levels), axis=1) + NONZERO_BITS * nonzero + BLOCK_BITS * blocks
+        surrogate += LOG_BITS * tf.reduce_sum(_log2_1p(_symbols(coef, mcu_order)), axis=1)
     return tf.stop_gradient(value - surrogate) + surrogate
 
 
-def bits_per_pixel(coefficients, height, width, gradient="smooth"):
+def bits_per_pixel(coefficients, height, width):
     """:func:`estimate_bits` divided by the image area ``height * width``; float32 [B]."""
     area = tf.cast(height, tf.float32) * tf.cast(width, tf.float32)
-    return estimate_bits(coefficients, gradient) / area
+    return estimate_bits(coefficients) / area
 
 
-def estimate_bpp(rgb, quality, gradient="smooth"):
+def estimate_bpp(rgb, quality):
     """Estimated bits per pixel of OpenCV's JPEG of ``rgb`` at ``quality``.
 
     Args:
       rgb: float tensor [B, H, W, 3], RGB in [0, 1].
       quality: JPEG quality 1..100.
-      gradient: "smooth", "ste" or "boundary" (see the module docstring).
 
     Returns:
       float32 tensor [B], differentiable in ``rgb``.
@@ -121,4 +100,4 @@ def estimate_bpp(rgb, quality, gradient="smooth"):
     rgb = tf.convert_to_tensor(rgb)
     shape = tf.shape(rgb)
     coefficients = proxy.encode(rgb, quality, rounding="none")
-    return bits_per_pixel(coefficients, shape[1], shape[2], gradient)
+    return bits_per_pixel(coefficients, shape[1], shape[2])

@@ -1,52 +1,162 @@
-"""Training schedules (presets) and how CLI flags override them.
+"""A run's configuration: every setting's default, the presets, and what a resume must match.
 
-``paper``: Sec. 3.2 of the paper: momentum SGD (0.9), lr 0.1 divided by 10 every 10
-epochs, 50 epochs, with VDSR's gradient clipping (each element to +-0.01/lr = +-0.1).
-``cpu``: fits all 3 stages at Q15 into well under an hour on 2 CPU cores with
-mixed_bfloat16: Adam, few epochs. ``smoke``: seconds, for tests (tiny net, few patches).
+A run is described by one flat, JSON-serialisable dict, saved as its ``config.json``.
+Its keys are those of :data:`DEFAULTS` plus ``preset``; :func:`resolve_config` builds it
+as DEFAULTS, overridden by the chosen preset, overridden by the flags the user gave.
+
+The defaults are the paper's schedule (Sec. 3.2): momentum SGD (0.9), learning rate 0.1
+divided by 10 every 10 epochs, 50 epochs, with VDSR's gradient clipping (each element to
++-0.01/lr = +-0.1). A preset lists only what it changes:
+
+- ``paper``: nothing;
+- ``cpu`` (the CLI's default): all 3 stages at Q15 in well under an hour on 2 CPU cores
+  with mixed_bfloat16: Adam, few epochs, larger JPEG-Net batches;
+- ``smoke``: seconds, for tests: a tiny net, 32 patches, 2 stages, float32.
+
+Resuming a run directory that holds checkpoints is refused when a setting that changes
+the result differs from its saved ``config.json``: every key is such a setting except
+the few in :data:`NOT_RESUME`, so a new setting is checked without further work.
 """
 
-PRESETS = {
-    "paper": dict(stages=3, proxy="jpegnet", epochs_jpeg=50, epochs_modify=50, batch_jpeg=64,
-                  batch_modify=64, optimizer="sgd", lr_jpeg=0.1, lr_modify=0.1, lr_decay_epochs=10,
-                  clipvalue=0.1, depth=20, filters=64, mcu_branch=0, train_only_branch=False, patch_size=64, max_patches=0, rate_weight=0.0,
-                  distortion="decoded", ssim_weight=0.01, contrast_weight=0.02, rounding="ste", rate_gradient="smooth", precision="mixed_bfloat16", checkpoint_every=200),
-    "cpu": dict(stages=3, proxy="jpegnet", epochs_jpeg=2, epochs_modify=1, batch_jpeg=256,
-                batch_modify=32, optimizer="adam", lr_jpeg=1e-3, lr_modify=1e-4, lr_decay_epochs=0,
-                clipvalue=0.0, depth=20, filters=64, mcu_branch=0, train_only_branch=False, patch_size=64, max_patches=0, rate_weight=0.0,
-                distortion="decoded", ssim_weight=0.01, contrast_weight=0.02, rounding="ste", rate_gradient="smooth", precision="mixed_bfloat16", checkpoint_every=100),
-    "smoke": dict(stages=2, proxy="jpegnet", epochs_jpeg=1, epochs_modify=1, batch_jpeg=128,
-                  batch_modify=8, optimizer="adam", lr_jpeg=1e-3, lr_modify=1e-4, lr_decay_epochs=0,
-                  clipvalue=0.0, depth=3, filters=8, mcu_branch=0, train_only_branch=False, patch_size=64, max_patches=32, rate_weight=0.0,
-                  distortion="decoded", ssim_weight=0.01, contrast_weight=0.02, rounding="ste", rate_gradient="smooth", precision="float32", checkpoint_every=2),
+from tfjpegnet import datasets
+from tfjpegnet.errors import UserError
+
+DEFAULTS = {
+    # What is trained: the JPEG quality, the stand-in for JPEG, the number of stages.
+    "quality": 15,
+    "proxy": "jpegnet",           # "jpegnet" (the paper) or "analytic" (exact differentiable JPEG)
+    "stages": 3,                  # --proxy analytic: 1 unless given (no JPEG-Net to refit)
+    # The networks.
+    "depth": 20,                  # Modify-Net conv layers
+    "filters": 64,                # Modify-Net filters per layer
+    "mcu_branch": 0,              # hidden units of the per-16x16-MCU branch (0: none, the paper)
+    # What Modify-Net minimises (see objectives.py); the paper: "decoded" through JPEG-Net.
+    "distortion": "decoded",      # '+'-joined terms of DISTORTIONS
+    "rate_weight": 0.0,           # weight of the estimated bits per pixel (analytic proxy)
+    "ssim_weight": 0.01,          # weight of each (1 - SSIM) term
+    # The schedule.
+    "epochs_jpeg": 50,            # JPEG-Net epochs per stage
+    "epochs_modify": 50,          # Modify-Net epochs per stage
+    "batch_jpeg": 64,             # global JPEG-Net batch, 8x8 blocks
+    "batch_modify": 64,           # global Modify-Net batch, patches
+    "optimizer": "sgd",           # "sgd" (momentum 0.9) or "adam", for both networks
+    "lr_jpeg": 0.1,
+    "lr_modify": 0.1,
+    "lr_decay_epochs": 10,        # divide the learning rates by 10 every N epochs (0: never)
+    "clipvalue": 0.1,             # clip each gradient element to +-V (0: off)
+    # The data.
+    "patch_size": 64,             # training patch side, a multiple of 16
+    "max_patches": 0,             # use at most N training patches (0: all)
+    "data_dir": None,             # folder of images (None: the Kodak suite, downloaded)
+    "kodak_url": datasets.KODAK_URL,
+    "test_images": ",".join(datasets.KODAK_TEST),  # names or a count; the CLI turns it into paths
+    "train_images": None,         # paths, filled in by the CLI
+    # How it runs.
+    "precision": "mixed_bfloat16",  # or "float32"
+    "seed": 0,                    # initial weights, data subset and order
+    "strategy": "default",        # tf.distribute strategy: default, mirrored or multiworker
+    "checkpoint_every": 200,      # also checkpoint every N steps inside an epoch
+    "init_model": None,           # .keras model Modify-Net starts from (fine-tuning)
+    "out": None,                  # run directory (None: runs/q{quality})
 }
 
-DISTORTIONS = ("decoded", "proximity", "decoded-ssim", "proximity-ssim", "jpeg-ssim", "contrast")
+PRESETS = {
+    "paper": {},
+    "cpu": dict(epochs_jpeg=2, epochs_modify=1, batch_jpeg=256, batch_modify=32, optimizer="adam",
+                lr_jpeg=1e-3, lr_modify=1e-4, lr_decay_epochs=0, clipvalue=0.0, checkpoint_every=100),
+    "smoke": dict(stages=2, epochs_jpeg=1, epochs_modify=1, batch_jpeg=128, batch_modify=8, optimizer="adam",
+                  lr_jpeg=1e-3, lr_modify=1e-4, lr_decay_epochs=0, clipvalue=0.0, depth=3, filters=8,
+                  max_patches=32, precision="float32", checkpoint_every=2),
+}
+DEFAULT_PRESET = "cpu"
+
+#: The keys that do not change what a run computes, so a resume may change them: where the
+#: run and its data live (the data itself is ``train_images`` and ``test_images``), how it is
+#: distributed and checkpointed, the start model (only used before the first checkpoint)
+#: and the preset's name (its values are the other keys).
+NOT_RESUME = frozenset({"out", "data_dir", "kodak_url", "strategy", "checkpoint_every", "init_model", "preset"})
+
+DISTORTIONS = ("decoded", "proximity", "proximity-ssim")
+
+#: Options that were tried and dropped (the code is in the git history), and the only
+#: value the code still implements (None: any value, the option had no effect without
+#: a dropped distortion term). A saved configuration holding one of them at that value
+#: (or None) is read as if the key were absent; any other value cannot be honoured.
+REMOVED = {"contrast_weight": None, "rounding": "ste", "rate_gradient": "smooth", "train_only_branch": False}
+REMOVED_DISTORTIONS = ("contrast", "jpeg-ssim", "decoded-ssim")
+
+
+def keys():
+    """Every key of a resolved configuration: those of DEFAULTS and ``preset`` (frozenset)."""
+    return frozenset(DEFAULTS) | {"preset"}
+
+
+def resume_keys():
+    """The configuration keys a resumed run must match, sorted: every key but NOT_RESUME."""
+    return sorted(keys() - NOT_RESUME)
+
+
+def distortion_terms(distortion):
+    """The '+'-joined terms of a ``distortion`` string, as a tuple; UserError for an unknown one."""
+    terms = tuple(distortion.split("+"))
+    removed = [t for t in terms if t in REMOVED_DISTORTIONS]
+    if removed:
+        raise UserError(f"distortion term(s) {removed} were removed (they did not help); "
+                        f"choose from {DISTORTIONS}")
+    unknown = [t for t in terms if t not in DISTORTIONS]
+    if unknown:
+        raise UserError(f"unknown --distortion term(s) {unknown}; choose from {DISTORTIONS}")
+    return terms
+
+
+def without_removed(config):
+    """A copy of ``config`` (dict) without the keys of removed options (see REMOVED).
+
+    Raises UserError if one of them holds a value other than the one still implemented,
+    e.g. a run trained with ``--rounding soft``: the current code cannot reproduce it.
+    """
+    for key, only in REMOVED.items():
+        value = config.get(key)
+        if value is not None and only is not None and value != only:
+            flag = "--" + key.replace("_", "-")
+            raise UserError(f"{flag} {value} was removed (only {only!r} remains); "
+                            "that run needs an older version of tfjpegnet (git history)")
+    return {key: value for key, value in config.items() if key not in REMOVED}
 
 
 def resolve_config(flags):
-    """Merge CLI ``flags`` (dict; None = not given) over the chosen preset.
+    """Merge CLI ``flags`` over the chosen preset over DEFAULTS.
 
-    Returns a JSON-serialisable dict with every hyper-parameter set, ``out`` filled
-    in (default ``runs/q{quality}``). Raises UserError for inconsistent settings.
+    Args:
+      flags: dict of configuration keys (``preset`` picks the preset, default "cpu");
+        a value of None, or a missing key, means "not given".
+
+    Returns:
+      A JSON-serialisable dict with every key of :func:`keys` set and ``out`` filled in (default
+      ``runs/q{quality}``). Raises UserError for inconsistent settings.
     """
-    from tfjpegnet.errors import UserError
-
-    config = dict(PRESETS[flags["preset"]])
-    for key, value in flags.items():
-        if value is not None or key not in config:
-            config[key] = value
+    unknown = sorted(set(flags) - keys())
+    if unknown:
+        raise ValueError(f"not configuration keys (add them to DEFAULTS): {unknown}")
+    preset = flags.get("preset") or DEFAULT_PRESET
+    config = {**DEFAULTS, **PRESETS[preset], "preset": preset}
+    config.update({key: value for key, value in flags.items() if value is not None})
     config["out"] = config["out"] or f"runs/q{config['quality']}"
     if config["proxy"] == "analytic" and flags.get("stages") is None:
         config["stages"] = 1  # no JPEG-Net to refit: one Modify-Net phase is the whole method
     if config["patch_size"] % 16:
         raise UserError(f"--patch-size must be a multiple of 16, got {config['patch_size']}")
-    terms = config["distortion"].split("+")
-    unknown = [t for t in terms if t not in DISTORTIONS]
-    if unknown:
-        raise UserError(f"unknown --distortion term(s) {unknown}; choose from {DISTORTIONS}")
-    if config["proxy"] == "jpegnet" and (config["rate_weight"] or terms != ["decoded"]):
+    terms = distortion_terms(config["distortion"])
+    if config["proxy"] == "jpegnet" and (config["rate_weight"] or terms != ("decoded",)):
         raise UserError("--rate-weight and --distortion other than 'decoded' need --proxy analytic")
-    if config["train_only_branch"] and not (config["mcu_branch"] and config["init_model"]):
-        raise UserError("--train-only-branch needs --mcu-branch N and --init-model (the conv layers to keep)")
     return config
+
+
+def resume_conflicts(saved, config):
+    """The keys of resume_keys() whose value differs between a run's ``saved`` config and ``config``.
+
+    Keys missing from ``saved`` (written by an older version) are not compared. Raises
+    UserError if ``saved`` used a removed option (see :func:`without_removed`).
+    """
+    saved = without_removed(saved)
+    return [key for key in resume_keys() if key in saved and saved[key] != config[key]]

@@ -1,0 +1,72 @@
+"""Validation during training, against real JPEG: the test patches through OpenCV's encoder.
+
+After each epoch the trainer measures the network it just trained on the test patches
+(uint8 RGB [N, h, w, 3]): Modify-Net by the real pipeline it is meant for (edit, round
+to 8 bits, OpenCV JPEG, decode), JPEG-Net by how closely it imitates OpenCV's JPEG.
+"""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from tfjpegnet import models
+from tfjpegnet.evaluation import metrics
+from tfjpegnet.jpeg import codec
+from tfjpegnet.pixels import to_uint8
+from tfjpegnet.training import patches
+
+
+def edit_uint8(modify_net, rgb, batch_size=64):
+    """Run ``modify_net`` on uint8 RGB patches [N, h, w, 3]; returns uint8 RGB [N, h, w, 3] (numpy).
+
+    The edit is clipped to [0, 1] and rounded to 8 bits (:func:`tfjpegnet.pixels.to_uint8`).
+    """
+    out = []
+    for start in range(0, len(rgb), batch_size):
+        batch = tf.constant(rgb[start:start + batch_size], tf.float32) / 255.0
+        out.append(to_uint8(models.edit_rgb(modify_net, batch)).numpy())
+    return np.concatenate(out)
+
+
+class Validation:
+    """Real-JPEG validation on fixed test patches at one quality.
+
+    Args:
+      test_patches: uint8 RGB [N, h, w, 3].
+      quality: JPEG quality 1..100; plain JPEG of the patches is computed once, here.
+    """
+
+    def __init__(self, test_patches, quality):
+        self.patches = test_patches
+        self.quality = quality
+        self.plain = patches.jpeg_targets(test_patches, quality)
+
+    def modify_net(self, modify_net):
+        """Real-JPEG quality of ``modify_net``'s edit of the test patches.
+
+        Returns dict of floats: ``test_psnr`` and ``test_psnr_plain``, the PSNR (dB, RGB,
+        all patches pooled) of the proposed path (Modify-Net -> 8 bits -> OpenCV JPEG ->
+        decode) and of plain JPEG; ``test_bpp`` and ``test_bpp_plain``, their mean bits
+        per pixel (each patch encoded on its own).
+        """
+        q = self.quality
+        edited = edit_uint8(modify_net, self.patches)
+        decoded, sizes = zip(*(codec.jpeg_roundtrip(p, q) for p in edited))
+        plain_sizes = [len(codec.encode_jpeg(p, q)) for p in self.patches]
+        pixels = self.patches.shape[1] * self.patches.shape[2]
+        return {"test_psnr": metrics.psnr(self.patches, np.stack(decoded)),
+                "test_psnr_plain": metrics.psnr(self.patches, self.plain),
+                "test_bpp": 8 * float(np.mean(sizes)) / pixels,
+                "test_bpp_plain": 8 * float(np.mean(plain_sizes)) / pixels}
+
+    def jpeg_net(self, jpeg_net):
+        """JPEG-Net's fidelity: {"test_jpegnet_psnr": PSNR (dB) of its output vs real JPEG}.
+
+        Measured on the 8x8 blocks of the test patches, YCrCb in [0, 1].
+        """
+        x = patches.to_ycrcb(self.patches)
+        pred = tf.cast(jpeg_net(models.to_blocks(x), training=False), tf.float32)
+        target = models.to_blocks(patches.to_ycrcb(self.plain))
+        mse = float(tf.reduce_mean(tf.square(pred - target)))
+        return {"test_jpegnet_psnr": 10 * math.log10(1.0 / mse)}
