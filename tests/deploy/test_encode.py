@@ -7,7 +7,7 @@ from PIL import Image
 
 from tfjpegnet import cli, models
 from tfjpegnet.deploy import encode, savedmodel, tiling
-from tfjpegnet.jpeg import codec
+from tfjpegnet.jpeg import codec, encoders
 from tfjpegnet.errors import UserError
 from conftest import tiny_modify_net
 
@@ -95,21 +95,20 @@ def test_encode_folder_and_file_with_saved_model(models_dir, inputs, tmp_path):
     assert (explicit / "c.jpg").read_bytes() == (out / "c.jpg").read_bytes()
 
 
-def test_keras_model_output_is_opencv_optimised_jpeg_of_the_edit(models_dir, inputs, tmp_path):
+def test_output_is_the_chosen_encoders_jpeg_of_the_edit(models_dir, inputs, tmp_path):
     keras_path, _ = models_dir
     _, single = inputs
-    out = tmp_path / "out"
-    assert cli.main(["encode", str(single), "-o", str(out), "--model", str(keras_path),
-                     "--quality", "20"]) == 0
     editor = encode.load_editor(keras_path)
-    expected = codec.encode_jpeg(editor(codec.read_image(single)), 20, optimize=True)
-    assert (out / "c.jpg").read_bytes() == expected
-    baseline = tmp_path / "baseline"
-    assert cli.main(["encode", str(single), "-o", str(baseline), "--model", str(keras_path),
-                     "--quality", "20", "--baseline-huffman"]) == 0
-    plain = (baseline / "c.jpg").read_bytes()
-    assert len(plain) > len(expected)
-    assert (codec.decode_jpeg(plain) == codec.decode_jpeg(expected)).all()
+    edited = editor(codec.read_image(single))
+    files = {}
+    for flags, name in [([], "mozjpeg"), (["--baseline"], "mozjpeg-baseline"),
+                        (["--encoder", "opencv"], "opencv-optimize"), (["--encoder", "jpegli"], "jpegli")]:
+        out = tmp_path / name
+        assert cli.main(["encode", str(single), "-o", str(out), "--model", str(keras_path),
+                         "--quality", "20", *flags]) == 0
+        files[name] = (out / "c.jpg").read_bytes()
+        assert files[name] == encoders.encode(name, edited, 20), name
+    assert b"\xff\xc2" in files["mozjpeg"] and b"\xff\xc2" not in files["mozjpeg-baseline"]
 
 
 def test_keras_model_needs_quality(models_dir, inputs, tmp_path, capsys):

@@ -27,8 +27,12 @@ def add_arguments(parser):
                              "(default: saved_models/tfjpegnet_q15 of the tfjpegnet checkout)" + DESCRIBED_DEFAULT)
     parser.add_argument("--quality", default=None,
                         help="JPEG quality (default: the model's; required for a .keras file)" + DESCRIBED_DEFAULT)
-    parser.add_argument("--baseline-huffman", action="store_true",
-                        help="use OpenCV's default (standard) Huffman tables instead of optimised ones")
+    parser.add_argument("--encoder", choices=("mozjpeg", "jpegli", "opencv"), default="mozjpeg",
+                        help="JPEG encoder after the edit: mozjpeg (trellis quantisation, progressive), jpegli, "
+                             "or OpenCV's libjpeg-turbo with optimised Huffman tables")
+    parser.add_argument("--baseline", action="store_true",
+                        help="write sequential (baseline) files, for decoders that cannot read progressive JPEG "
+                             "(only changes mozjpeg's output; the others are always baseline)")
     parser.add_argument("--tile", type=int, default=1024,
                         help="tile side in pixels for large images, a multiple of 16 so tiles start on JPEG's "
                              "block grid (memory ~ (tile + 2 halo)^2)")
@@ -54,7 +58,7 @@ def run(args):
 
     from tfjpegnet import models
     from tfjpegnet.deploy import encode
-    from tfjpegnet.jpeg import codec
+    from tfjpegnet.jpeg import codec, encoders
     from tfjpegnet.jpeg.quality_range import check_quality
 
     if args.tile < models.MCU or args.tile % models.MCU:
@@ -66,14 +70,17 @@ def run(args):
     quality = quality if quality is not None else editor.quality
     if quality is None:
         raise UserError(f"{model}: a .keras file does not record its JPEG quality; pass --quality")
+    encoder = encode.encoder_name(args.encoder, args.baseline)
+    if args.encoder == "mozjpeg":
+        encoders.check_mozjpeg()  # before any file: a libvips without mozjpeg is refused, not used
     progress = keras.utils.Progbar(len(pairs), unit_name="file")
     failed = 0
     for done, (src, out) in enumerate(pairs, 1):
         try:
-            encode.encode_file(editor, src, out, quality, not args.baseline_huffman, args.tile)
+            encode.encode_file(editor, src, out, quality, encoder, args.tile)
         except codec.ImageError as err:
             failed += 1
             print(f"\ntfjpegnet encode: skipped: {err}", file=sys.stderr)
         progress.update(done)
-    print(f"{len(pairs) - failed} of {len(pairs)} file(s) written to {args.out} (quality {quality})")
+    print(f"{len(pairs) - failed} of {len(pairs)} file(s) written to {args.out} (quality {quality}, {encoder})")
     return 1 if failed else 0

@@ -4,8 +4,8 @@
 :func:`plan` maps inputs (files, or folders searched recursively for PNG/JPEG/BMP/TIFF)
 to output paths; :func:`encode_file` reads one image (gray -> RGB, alpha dropped, 16-bit
 scaled to 8), edits it in overlapping tiles (memory stays bounded for any size; the
-result equals the untiled edit within 1/255) and atomically writes baseline JPEG, 4:2:0,
-from OpenCV. :func:`default_model` finds the shipped model of a repository checkout.
+result equals the untiled edit within 1/255) and atomically writes a JPEG file (4:2:0) from
+the chosen encoder (:func:`encoder_name`: mozjpeg by default). :func:`default_model` finds the shipped model of a repository checkout.
 
 Only TensorFlow is needed: neither the TF Serving API nor LiteRT is imported on this
 path. The command line is ``tfjpegnet encode`` (:mod:`tfjpegnet.cli.encode`).
@@ -19,7 +19,7 @@ import tensorflow as tf
 import tfjpegnet
 from tfjpegnet import datasets, files
 from tfjpegnet.deploy import savedmodel, tiling
-from tfjpegnet.jpeg import codec
+from tfjpegnet.jpeg import codec, encoders
 from tfjpegnet.errors import UserError
 
 DEFAULT_MODEL_NAME = "tfjpegnet_q15"
@@ -121,14 +121,28 @@ def plan(inputs, out_dir):
     return pairs
 
 
-def encode_file(editor, src, out, quality, optimize=True, tile=1024):
-    """Read ``src``, edit it, and atomically write the JPEG file ``out``.
+# ``tfjpegnet encode --encoder E [--baseline]`` -> the name in :data:`tfjpegnet.jpeg.encoders.ENCODERS`.
+ENCODER_CHOICES = {"mozjpeg": ("mozjpeg", "mozjpeg-baseline"), "jpegli": ("jpegli", "jpegli"),
+                   "opencv": ("opencv-optimize", "opencv-optimize")}
+
+
+def encoder_name(choice, baseline=False):
+    """The encoder that writes ``encode``'s files: ``choice`` (a key of ENCODER_CHOICES), sequential if ``baseline``.
+
+    mozjpeg writes progressive files unless ``baseline``; jpegli and OpenCV (optimised
+    Huffman tables) always write sequential (baseline) files.
+    """
+    return ENCODER_CHOICES[choice][1 if baseline else 0]
+
+
+def encode_file(editor, src, out, quality, encoder="mozjpeg", tile=1024):
+    """Read ``src``, edit it, encode it with ``encoder`` (a name of ENCODERS) and atomically write ``out``.
 
     Returns:
       int, the size of the written file in bytes. Raises codec.ImageError for an
       unreadable input (nothing is written then).
     """
     edited = tiling.edit_tiled(editor, codec.read_image(src), editor.halo, tile)
-    jpeg = codec.encode_jpeg(edited, quality, optimize=optimize)
+    jpeg = encoders.encode(encoder, edited, quality)
     files.write_bytes(out, jpeg)
     return len(jpeg)

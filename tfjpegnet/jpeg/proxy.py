@@ -58,7 +58,9 @@ _MOZJPEG_SET3 = np.array([
     56, 53, 91, 106, 131, 169, 226, 311, 85, 75, 135, 156, 189, 238, 311, 418], dtype=np.int64)
 TABLES = {"opencv": (_LUMA, _CHROMA), "mozjpeg": (_MOZJPEG_SET3, _MOZJPEG_SET3)}
 ENCODERS = tuple(TABLES)
-TRELLIS_SLOPE = (1.4, 0.0135)  # mozjpeg's dead zone at the last zigzag index: 1.4 - 0.0135 Q
+# mozjpeg's dead zone at the last zigzag index, (quality, slope) as fitted by
+# ``tfjpegnet fit-encoder-model`` (results/encoder_model/encoder_model.md); linear in between.
+TRELLIS_SLOPES = ((5, 1.8), (15, 1.4), (30, 0.9), (50, 0.6), (75, 0.4), (90, 0.2), (100, 0.0))
 ZIGZAG_INDEX = np.argsort(zigzag.ORDER).reshape(8, 8)  # natural position -> zigzag index
 
 
@@ -143,19 +145,20 @@ def dead_zone(quality, encoder="opencv"):
     "opencv": 0 everywhere (libjpeg rounds to the nearest level). "mozjpeg": a model of
     its trellis quantisation, which trades small levels for bits: a level is kept only when
     ``|x| >= 1/2 + d``, with ``d = TRELLIS_SLOPE(Q) * k / 63`` growing with the zigzag index
-    ``k`` of the coefficient (DC: 0) and ``TRELLIS_SLOPE(Q) = max(0, 1.4 - 0.0135 Q)``.
-    The two constants are the fit that makes the proxy's decoded pixels closest to real
-    mozjpeg's (``tools/fit_encoder_model.py`` on the training corpus; the decoded PSNR of
-    proxy against real is in the fidelity report).
+    ``k`` of the coefficient (DC: 0) and ``TRELLIS_SLOPE(Q)`` interpolated linearly in
+    :data:`TRELLIS_SLOPES` (constant below Q5), the slopes that make the proxy's decoded
+    pixels closest to real mozjpeg's on crops of training photographs
+    (``tfjpegnet fit-encoder-model``).
 
     Returns:
-      float32 numpy array [8, 8], natural order, in quant steps, each in [0, 1.4).
+      float32 numpy array [8, 8], natural order, in quant steps, each in [0, 1.8].
     """
     if encoder not in TABLES:
         raise ValueError(f"encoder must be one of {sorted(TABLES)}, got {encoder!r}")
     if encoder == "opencv":
         return np.zeros((8, 8), np.float32)
-    slope = max(0.0, TRELLIS_SLOPE[0] - TRELLIS_SLOPE[1] * check_quality(quality))
+    qualities, slopes = zip(*TRELLIS_SLOPES)
+    slope = float(np.interp(check_quality(quality), qualities, slopes))
     return (slope * ZIGZAG_INDEX / 63.0).astype(np.float32)
 
 

@@ -20,15 +20,23 @@ Rounding and counting have no useful gradient, so the gradient comes from a smoo
 surrogate: LOG_BITS * sum log2(1 + |c|) on the unrounded coefficients (and DC
 differences) ``c``. Every coefficient is pulled towards zero, most strongly near zero.
 The value returned is always the estimate above.
+
+For mozjpeg (``encoder="mozjpeg"``) the levels are those of the proxy's model of its
+trellis quantisation (:func:`tfjpegnet.jpeg.proxy.dead_zone`): a level inside the dead zone
+is coded as zero, and the surrogate shrinks each AC magnitude by the dead zone before the
+logarithm, so coefficients mozjpeg drops anyway cost nothing and pull with no gradient. Its
+constants are a least-squares fit to mozjpeg's real file sizes (progressive, optimised
+Huffman tables, headers excluded) by ``tfjpegnet fit-encoder-model``.
 """
 
 import tensorflow as tf
 
 from tfjpegnet.jpeg import proxy
 
-LOG_BITS = 1.67
-NONZERO_BITS = 2.28
-BLOCK_BITS = 5.45
+# (LOG_BITS, NONZERO_BITS, BLOCK_BITS) per encoder; "mozjpeg" is fitted by
+# ``tfjpegnet fit-encoder-model`` (results/encoder_model/) on levels of its proxy model.
+CONSTANTS = {"opencv": (1.67, 2.28, 5.45), "mozjpeg": (0.820, 3.818, 2.896)}
+LOG_BITS, NONZERO_BITS, BLOCK_BITS = CONSTANTS["opencv"]
 
 
 def _log2_1p(x):
@@ -58,46 +66,78 @@ def _symbols(coef, mcu_order):
     return tf.concat([tf.reshape(ac, [shape[0], -1]), _dc_differences(coef, mcu_order)], axis=1)
 
 
-def estimate_bits(coefficients):
-    """Estimated entropy-coded bits of each image.
+def _ac_zone(zone):
+    """The dead zone [8, 8] with DC set to 0 (DC differences are not dead-zoned), float32."""
+    mask = tf.constant([[0.0] + [1.0] * 7] + [[1.0] * 8] * 7)
+    return tf.constant(zone, tf.float32) * mask
+
+
+def features(coefficients, zone=0.0):
+    """The three terms the estimate weighs, per image: float32 [B, 3].
+
+    Args:
+      coefficients: (y, cb, cr) as :func:`estimate_bits` takes them.
+      zone: dead zone [8, 8] (or 0) of the encoder's quantiser (:func:`tfjpegnet.jpeg.proxy.dead_zone`).
+
+    Returns:
+      [sum log2(1 + |r|), count(r != 0), blocks] over the levels ``r`` (AC levels and DC
+      differences of all three components).
+    """
+    rows = []
+    for index, coef in enumerate(coefficients):
+        coef = tf.cast(coef, tf.float32)
+        levels = _symbols(proxy.quantise(coef, "exact", _ac_zone(zone)), index == 0)
+        blocks = tf.cast(tf.shape(coef)[1] * tf.shape(coef)[2], tf.float32)
+        rows.append(tf.stack([tf.reduce_sum(_log2_1p(levels), axis=1),
+                              tf.reduce_sum(tf.cast(levels != 0, tf.float32), axis=1),
+                              tf.fill(tf.shape(levels)[:1], blocks)], axis=1))
+    return tf.add_n(rows)
+
+
+def estimate_bits(coefficients, encoder="opencv", zone=0.0):
+    """Estimated entropy-coded bits of each image for ``encoder``.
 
     Args:
       coefficients: (y, cb, cr) from :func:`tfjpegnet.jpeg.proxy.encode` with any
         rounding: float32 y [B, 2 Mr, 2 Mc, 8, 8], cb and cr [B, Mr, Mc, 8, 8], in quant steps.
+      encoder: whose constants (:data:`CONSTANTS`), "opencv" or "mozjpeg".
+      zone: the encoder's dead zone [8, 8] at this quality (0 for OpenCV); levels inside it
+        are coded as 0, and the surrogate shrinks every AC magnitude by it, so coefficients
+        the encoder drops anyway pull with no gradient.
 
     Returns:
       float32 tensor [B], bits (> 0); its gradient is the smooth surrogate's (see the
       module docstring).
     """
-    value, surrogate = 0.0, 0.0
+    log_bits, nonzero_bits, block_bits = CONSTANTS[encoder]
+    value = tf.linalg.matvec(features(coefficients, zone), tf.constant([log_bits, nonzero_bits, block_bits]))
+    ac_zone = _ac_zone(zone)
+    surrogate = 0.0
     for index, coef in enumerate(coefficients):
-        mcu_order = index == 0
         coef = tf.cast(coef, tf.float32)
-        levels = _symbols(proxy.quantise(coef, "exact"), mcu_order)
-        nonzero = tf.reduce_sum(tf.cast(levels != 0, tf.float32), axis=1)
-        blocks = tf.cast(tf.shape(coef)[1] * tf.shape(coef)[2], tf.float32)
-        value += LOG_BITS * tf.reduce_sum(_log2_1p(levels), axis=1) + NONZERO_BITS * nonzero + BLOCK_BITS * blocks
-        surrogate += LOG_BITS * tf.reduce_sum(_log2_1p(_symbols(coef, mcu_order)), axis=1)
+        shrunk = tf.sign(coef) * tf.nn.relu(tf.abs(coef) - ac_zone)
+        surrogate += log_bits * tf.reduce_sum(_log2_1p(_symbols(shrunk, index == 0)), axis=1)
     return tf.stop_gradient(value - surrogate) + surrogate
 
 
-def bits_per_pixel(coefficients, height, width):
+def bits_per_pixel(coefficients, height, width, encoder="opencv", zone=0.0):
     """:func:`estimate_bits` divided by the image area ``height * width``; float32 [B]."""
     area = tf.cast(height, tf.float32) * tf.cast(width, tf.float32)
-    return estimate_bits(coefficients) / area
+    return estimate_bits(coefficients, encoder, zone) / area
 
 
-def estimate_bpp(rgb, quality):
-    """Estimated bits per pixel of OpenCV's JPEG of ``rgb`` at ``quality``.
+def estimate_bpp(rgb, quality, encoder="opencv"):
+    """Estimated bits per pixel of ``encoder``'s JPEG of ``rgb`` at ``quality``.
 
     Args:
       rgb: float tensor [B, H, W, 3], RGB in [0, 1].
       quality: JPEG quality 1..100.
+      encoder: "opencv" or "mozjpeg" (tables, dead zone and constants).
 
     Returns:
       float32 tensor [B], differentiable in ``rgb``.
     """
     rgb = tf.convert_to_tensor(rgb)
     shape = tf.shape(rgb)
-    coefficients = proxy.encode(rgb, quality, rounding="none")
-    return bits_per_pixel(coefficients, shape[1], shape[2])
+    coefficients = proxy.encode(rgb, quality, rounding="none", encoder=encoder)
+    return bits_per_pixel(coefficients, shape[1], shape[2], encoder, proxy.dead_zone(quality, encoder))
