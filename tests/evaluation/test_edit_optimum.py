@@ -1,20 +1,19 @@
-"""The edit-optimum command on real Kodak crops and real OpenCV JPEG."""
+"""The per-image optimum of the training objective on real Kodak crops and real OpenCV JPEG.
 
-import json
+The command (``tfjpegnet edit-optimum``) is tested in tests/cli/test_edit_optimum_command.py.
+"""
 
 import cv2
 import numpy as np
 import pytest
 
-from tfjpegnet import cli
-from tfjpegnet.evaluation import edit_optimum
+from tfjpegnet.errors import UserError
+from tfjpegnet.evaluation import edit_optimum, operating_point
 from tfjpegnet.training.objectives import ModifyObjective
 
 
 def objective(quality, rate_weight, distortion="proximity"):
-    return ModifyObjective({"proxy": "analytic", "quality": quality, "distortion": distortion,
-                            "rate_weight": rate_weight, "ssim_weight": 0.02, "contrast_weight": 0.0,
-                            "rounding": "ste", "rate_gradient": "smooth"})
+    return ModifyObjective(edit_optimum.objective_config(quality, distortion, rate_weight, 0.02))
 
 
 @pytest.fixture(scope="module")
@@ -44,19 +43,38 @@ def test_rate_term_cuts_real_jpeg_bits_and_the_loss_falls(crop):
     assert np.abs(shifted.astype(int) - edited).mean() > 0.1  # the grid the loss sees matters
 
 
-def test_cli_table_json_and_bad_input(tmp_path, tiny_data_dir, capsys):
-    out = tmp_path / "out"
-    assert cli.main(["edit-optimum", "--quality", "15", "--steps", "3", "--data-dir", str(tiny_data_dir),
-                     "--rate-weight", "0", "0.05", "--out", str(out)]) == 0
-    result = json.loads((out / "edit_optimum.json").read_text())
-    assert result["images"] == ["img3", "img4", "img5"] and result["steps"] == 3
-    rows = result["models"]
-    assert [row["objective"]["rate_weight"] for row in rows] == [0.0, 0.05]
-    assert all(row["model"].startswith("optimum of") and row["objective"]["ssim_weight"] == 0.02 for row in rows)
-    assert rows[1]["bpp"] < rows[0]["bpp"]
-    assert "optimum of" in (out / "edit_optimum.md").read_text()
-    assert cli.main(["edit-optimum", "--quality", "15", "--grid-shift", "16", "--data-dir", str(tiny_data_dir)]) == 2
-    assert "grid-shift" in capsys.readouterr().err
-    assert cli.main(["edit-optimum", "--quality", "15", "--data-dir", str(tiny_data_dir),
-                     "--models", str(tmp_path / "nope.keras")]) == 2
-    assert not (tmp_path / "nope").exists()
+def test_objective_config_holds_exactly_what_the_objective_reads():
+    config = edit_optimum.objective_config(80, "proximity+proximity-ssim", 0.01, 0.02)
+    assert config == {"proxy": "analytic", "quality": 80, "distortion": "proximity+proximity-ssim",
+                      "rate_weight": 0.01, "ssim_weight": 0.02}
+    assert tuple(config) == edit_optimum.OBJECTIVE_KEYS
+    assert edit_optimum.objective_label(config, 0) == \
+        "optimum of (distortion proximity+proximity-ssim, rate_weight 0.01, ssim_weight 0.02)"
+    assert edit_optimum.objective_label(config, 4).endswith(", grid shifted 4 px")
+
+
+@pytest.mark.parametrize("distortion", ["contrast", "proximity+jpeg-ssim", "decoded-ssim", "mse", ""])
+def test_objective_config_rejects_terms_it_does_not_offer(distortion):
+    with pytest.raises(UserError, match="distortion"):
+        edit_optimum.objective_config(15, distortion, 0.02, 0.02)
+
+
+@pytest.mark.parametrize("shift, ok", [(0, True), (15, True), (16, False), (-1, False)])
+def test_check_shift(shift, ok):
+    if ok:
+        edit_optimum.check_shift(shift)
+    else:
+        with pytest.raises(UserError, match="--grid-shift must be 0..15"):
+            edit_optimum.check_shift(shift)
+
+
+def test_judge_all_gives_each_optimum_one_row_and_the_table_one_line_each(crop):
+    images = {"crop": crop}
+    curve = operating_point.reference_curve(images)
+    configs = [edit_optimum.objective_config(80, "proximity", w, 0.02) for w in (0.0, 0.01, 0.02)]
+    optima = [(config, {"crop": crop[None]}, {"crop": [0.0, 0.0]}) for config in configs]  # unedited stand-ins
+    rows = edit_optimum.judge_all(images, optima, 80, curve)
+    assert [row["objective"] for row in rows] == configs and len(rows) == 3
+    result = {"quality": 80, "plain": curve[79], "models": rows, "steps": 1, "lr": 0.002, "grid_shift": 0}
+    body = [line for line in edit_optimum.to_markdown(result).splitlines() if line.startswith("| `")]
+    assert body == [operating_point.table_row(row) for row in rows]

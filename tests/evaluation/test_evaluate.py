@@ -1,17 +1,20 @@
-"""The evaluate command: exact plain-JPEG figures, an identity model, and a whole run on tiny real inputs."""
+"""The evaluation library: exact plain-JPEG figures, an identity model, what a run or a model file gives.
+
+The ``fake_run`` and ``image_dir`` fixtures are shared with test_summary.py. The command
+(``tfjpegnet evaluate``) is tested in tests/cli/test_evaluate_command.py.
+"""
 
 import json
 import os
-import shutil
 
 import cv2
 import keras
 import numpy as np
 import pytest
 
-from tfjpegnet import models
+from tfjpegnet import models, pixels
+from tfjpegnet.errors import UserError
 from tfjpegnet.evaluation import evaluate
-from tfjpegnet.cli import main
 
 
 @pytest.fixture
@@ -84,77 +87,26 @@ def test_identity_model_gives_zero_difference(image_dir):
     assert results["images"]["crop22"] == {"height": 96, "width": 128, "patches": 2}
 
 
-def _no_nan(text):
-    raise AssertionError(f"metrics.json holds non-JSON constant {text}")
+def test_edit_batch_is_the_rounding_of_pixels_to_uint8(image_dir):
+    net = _perturbed_modify_net()
+    batch = evaluate.units("paper", evaluate.load_images(sorted(image_dir.iterdir()))["crop22"])
+    edited = evaluate.edit_batch(net, batch, batch_size=1)
+    expected = np.asarray(pixels.to_uint8(models.edit_rgb(net, batch.astype(np.float32) / 255.0)))
+    assert edited.dtype == np.uint8 and np.array_equal(edited, expected)
+    assert not np.array_equal(edited, batch)  # the net does edit
 
 
-def test_evaluate_run_writes_metrics_report_and_figures(fake_run, tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    code = main(["evaluate", "--run", os.fspath(fake_run), "--qualities", "10,40",
-                 "--encoders", "opencv,mozjpeg-lossless", "--plain-step", "50"])
-    assert code == 0
-    out = tmp_path / "results" / "q15"  # default: results/<run name>
-    metrics = json.loads((out / "metrics.json").read_text(), parse_constant=_no_nan)
-    assert metrics["quality"] == 15 and metrics["models"] == ["stage1"]
-    assert metrics["plain_curve_qualities"] == [1, 10, 15, 40, 51, 100]
-    assert set(metrics["points"]["full"]) == {"opencv", "mozjpeg-lossless"}
-    assert metrics["points"]["full"]["opencv"]["jpeg"]["15"]["images"]["crop23"]["ms_ssim"] is None  # < 161 px
-    table1 = metrics["table1"]["paper"]["stage1"]["mean"]
-    assert table1["diff"]["psnr"] < 0 and table1["psnr"] > 20
-    assert 10 < metrics["table2"]["stage1"]["original"] < 60 and 10 < metrics["table2"]["stage1"]["edited"] < 60
-    assert np.isfinite(metrics["bd_rate"]["full"]["mozjpeg-lossless"]["stage1"]["ssim"])
-    assert metrics["encoder_bd_rate"]["full"]["mozjpeg-lossless"]["psnr"] < 0  # same pixels, fewer bytes
-    report = (out / "report.md").read_text()
-    assert "## Table 1 analogue" in report and "## Table 2 analogue" in report
-    assert "-6.32" in report  # the paper's stage-1 PSNR difference at Q15
-    pngs = sorted(p.name for p in out.glob("*.png"))
-    assert pngs == ["encoders_full.png", "encoders_paper.png", "rd_full.png", "rd_paper.png",
-                    "visual_crop22.png", "visual_crop23.png"]
-    for name in pngs:
-        assert f"({name})" in report
-        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not [p for p in os.listdir(out) if p.startswith(".")]  # no temporary files left
-    assert "[full] stage1 vs JPEG Q15" in capsys.readouterr().out
+def test_resolve_source_of_a_run_and_of_a_model_file(fake_run, image_dir):
+    source = evaluate.resolve_source(run=os.fspath(fake_run))
+    assert (source["name"], source["kind"], source["quality"]) == ("q15", "run", 15)
+    assert source["models"] == [("stage1", os.path.join(fake_run, "stage1", "modify_net.keras"),
+                                 os.path.join(fake_run, "stage1", "jpeg_net.keras"))]
+    assert source["out"] == os.path.join("results", "q15") and len(source["image_paths"]) == 2
+    model = fake_run / "stage1" / "modify_net.keras"
+    source = evaluate.resolve_source(model=os.fspath(model), quality="5", images=os.fspath(image_dir), out="x")
+    assert (source["name"], source["kind"], source["quality"], source["out"]) == ("stage1", "model", 5, "x")
+    with pytest.raises(UserError, match="needs --quality"):
+        evaluate.resolve_source(model=os.fspath(model))
+    with pytest.raises(UserError, match="either"):
+        evaluate.resolve_source()
 
-
-def test_evaluate_one_model_file(fake_run, image_dir, tmp_path):
-    out = tmp_path / "one"
-    code = main(["evaluate", "--model", os.fspath(fake_run / "stage1" / "modify_net.keras"), "--quality", "5",
-                 "--images", os.fspath(image_dir), "--out", os.fspath(out), "--qualities", "20,30",
-                 "--encoders", "opencv", "--plain-step", "99"])
-    assert code == 0
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["quality"] == 5 and metrics["models"] == ["stage1"]  # named after its stage folder
-    assert "stage1" in metrics["table2"]  # the jpeg_net.keras beside it is measured too
-    assert metrics["source"]["kind"] == "model"
-
-
-@pytest.mark.parametrize("argv, message", [
-    (["--run", "{tmp}/nope"], "does not exist"),
-    (["--run", "{tmp}"], "config.json not found"),
-    (["--run", "{run}", "--quality", "0"], "quality must be in 1..100"),
-    (["--run", "{run}", "--qualities", "15"], "at least 2"),
-    (["--run", "{run}", "--encoders", "opencv,gif"], "unknown encoder"),
-    (["--run", "{run}", "--images", "{tmp}/empty"], "holds no image"),
-    (["--run", "{run}", "--plain-step", "0"], "--plain-step"),
-    (["--run", "{moved}"], "not found from"),
-    (["--model", "{run}/stage1/modify_net.keras"], "needs --quality"),
-    (["--model", "{tmp}/missing.keras", "--quality", "15"], "does not exist"),
-])
-def test_user_errors_exit_2_and_write_nothing(fake_run, tmp_path, capsys, argv, message):
-    (tmp_path / "empty").mkdir()
-    moved = tmp_path / "moved"  # a run whose config.json names test images that are gone
-    shutil.copytree(fake_run, moved)
-    config = json.loads((moved / "config.json").read_text())
-    (moved / "config.json").write_text(json.dumps({**config, "test_images": ["gone/kodim22.png"]}))
-    argv = [a.format(tmp=tmp_path, run=fake_run, moved=moved) for a in argv]
-    out = tmp_path / "out"
-    assert main(["evaluate", *argv, "--out", os.fspath(out)]) == 2
-    assert message in capsys.readouterr().err
-    assert not out.exists()
-
-
-def test_run_without_models_is_a_user_error(fake_run, tmp_path, capsys):
-    os.remove(fake_run / "stage1" / "modify_net.keras")
-    assert main(["evaluate", "--run", os.fspath(fake_run), "--out", os.fspath(tmp_path / "out")]) == 2
-    assert "no stageK/modify_net.keras" in capsys.readouterr().err

@@ -117,3 +117,17 @@ def test_plain_rate_takes_the_cheapest_point_reaching_a_quality():
     assert metrics.plain_rate_at(21.0, rates, quality) == pytest.approx(0.12)  # not Q3's 0.15
     assert metrics.plain_rate_at(20.5, rates, quality) == pytest.approx(math.sqrt(0.10 * 0.12))  # log interpolation
     assert metrics.plain_rate_at(25.0, rates, quality) == pytest.approx(0.30)
+
+
+def test_mse_and_psnr_of_a_known_difference():
+    a = np.zeros((4, 4, 3), np.uint8)
+    b = a.copy()
+    b[0, 0, 0] = 12  # one element of 48 off by 12: MSE 3
+    assert metrics.mse(a, b) == 3.0
+    assert metrics.psnr(a, b) == pytest.approx(10 * math.log10(255 ** 2 / 3.0))
+    assert metrics.psnr(a, a) == float("inf") and metrics.mse(a, a) == 0.0
+
+
+def test_json_ready_writes_nan_and_infinities_as_null():
+    value = {"a": [1.0, float("nan"), (float("inf"), -float("inf"))], "b": np.float64("nan"), "c": "x", "d": 2}
+    assert metrics.json_ready(value) == {"a": [1.0, None, [None, None]], "b": None, "c": "x", "d": 2}

@@ -1,12 +1,13 @@
-"""The operating-point command on real Kodak crops: identity model, a blurring edit, the CLI."""
+"""Operating points on real Kodak crops: an identity model sits on plain JPEG; the table has one line per row.
 
-import json
+The command (``tfjpegnet operating-point``) is tested in tests/cli/test_operating_point_command.py.
+"""
 
 import cv2
 import numpy as np
 import pytest
 
-from tfjpegnet import cli, models
+from tfjpegnet import models
 from tfjpegnet.evaluation import evaluate, operating_point
 
 
@@ -34,11 +35,19 @@ def test_identity_model_sits_on_plain_jpeg(images, identity_model):
     assert plain["bpp"] == pytest.approx(expected)
 
 
-def test_cli_writes_table_and_json_and_rejects_missing_model(tmp_path, kodak_dir, identity_model, capsys):
-    assert cli.main(["operating-point", "--quality", "5", "--data-dir", str(kodak_dir),
-                     "--out", str(tmp_path / "out"), identity_model]) == 0
-    result = json.loads((tmp_path / "out" / "operating_points.json").read_text())
-    assert result["images"] == ["kodim22", "kodim23", "kodim24"] and result["quality"] == 5
-    assert "| `" + identity_model in (tmp_path / "out" / "operating_points.md").read_text()
-    assert cli.main(["operating-point", "--quality", "5", str(tmp_path / "nope.keras")]) == 2
-    assert "not found" in capsys.readouterr().err
+def row(label, psnr):
+    return {"model": label, "psnr": psnr, "d_psnr": psnr - 30.0, "ssim": 0.9, "bpp": 1.0, "d_bpp": -2.0,
+            "saving_psnr": 1.5, "saving_ssim": float("nan")}
+
+
+def test_markdown_has_one_table_line_per_row():
+    result = {"quality": 80, "plain": {"psnr": 30.0, "ssim": 0.9, "bpp": 1.02},
+              "models": [row("a.keras", 30.5), row("b.keras", 29.5), row("c.keras", 29.0)]}
+    lines = operating_point.to_markdown(result).splitlines()
+    body = [line for line in lines if line.startswith("| `")]
+    assert body == [operating_point.table_row(r) for r in result["models"]]
+    assert lines.count(operating_point.TABLE_HEADER[0]) == 1 and lines[0] == "# Operating points at Q80 " \
+        "(OpenCV JPEG, default settings)"
+    assert "| `c.keras` | 29.000 | -1.000 | 0.9000 | 1.0000 | -2.0 % | +1.50 % | +nan % |" in lines
+    titled = operating_point.to_markdown(result, title="T", notes=["a note"]).splitlines()
+    assert titled[0] == "# T" and "a note" in titled and [x for x in titled if x.startswith("| `")] == body

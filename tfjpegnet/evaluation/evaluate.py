@@ -1,33 +1,29 @@
-"""Evaluate Modify-Net pre-editing with real JPEG: the paper's Tables 1-2, RD curves, BD-rate, bit saving.
+"""Measure Modify-Net pre-editing with real JPEG: the paper's Tables 1-2, RD curves, BD-rate, bit saving.
 
-The proposed path is x -> Modify-Net -> round to 8 bits -> real JPEG at quality Q ->
-standard decode (OpenCV), compared with plain JPEG of x with the same encoder settings.
-Two protocols are reported, by name: "paper" (the test images' 64x64 patches, each
-JPEG-encoded on its own, as the paper did; 288 patches for kodim22..24) and "full"
-(each whole image encoded once: what a user sees). Writes metrics.json (everything,
-per image), report.md (tables, the paper's published differences beside ours) and PNG
-figures to --out (default results/<run name>).
+The proposed path is x -> Modify-Net -> round to 8 bits (:func:`tfjpegnet.pixels.to_uint8`)
+-> real JPEG at quality Q -> standard decode (OpenCV), compared with plain JPEG of x with
+the same encoder settings. Two protocols are measured, by name (:data:`PROTOCOLS`):
+"paper" (the test images' 64x64 patches, each JPEG-encoded on its own, as the paper did)
+and "full" (each whole image encoded once: what a user sees). :func:`evaluate` returns
+every number; :func:`write_outputs` writes metrics.json, report.md and the PNG figures.
+The command around it is :mod:`tfjpegnet.cli.evaluate`.
 """
 
-import json
-import math
 import os
-import re
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tfjpegnet import datasets, files, models, runs
+from tfjpegnet import datasets, files, models, pixels, runs
 from tfjpegnet.deploy import tiling
+from tfjpegnet.errors import UserError
 from tfjpegnet.evaluation import figures, metrics, report
 from tfjpegnet.jpeg import codec, color, encoders
-from tfjpegnet.training.patches import jpeg_targets
 from tfjpegnet.jpeg.quality_range import check_quality
-from tfjpegnet.errors import UserError
+from tfjpegnet.training.patches import jpeg_targets
 
 PATCH = 64
-DEFAULT_QUALITIES = (5, 10, 15, 20, 30, 40, 50, 60, 75, 90)
 PLAIN = report.PLAIN  # the model name of "no pre-edit" in the results
 PROTOCOLS = {
     "paper": "the test images' non-overlapping 64x64 patches, each JPEG-encoded on its own and Modify-Net "
@@ -37,28 +33,6 @@ PROTOCOLS = {
     "full": "each whole test image edited and JPEG-encoded once (what a user sees)",
 }
 QUALITY_KEYS = ("psnr", "psnr_y", "ssim", "ms_ssim", "bpp", "bytes")
-
-
-def add_arguments(parser):
-    """Register the evaluate command's options on an argparse parser."""
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--run", help="training run directory: evaluates every stageK/modify_net.keras at the "
-                                      "quality and on the test images of its config.json")
-    source.add_argument("--model", help="one Modify-Net .keras file (needs --quality)")
-    parser.add_argument("--quality", help="JPEG quality the model is for (required with --model; with --run it "
-                                          "overrides config.json's)")
-    parser.add_argument("--images", help="folder of test images; if not given, the run's test images, or with "
-                                         "--model Kodak kodim22..24")
-    parser.add_argument("--out", help="output folder; if not given, results/<run or model name>")
-    parser.add_argument("--qualities", default=",".join(map(str, DEFAULT_QUALITIES)),
-                        help="qualities of the rate-distortion sweep (BD-rate)")
-    parser.add_argument("--encoders", default=",".join(encoders.ENCODERS),
-                        help=f"encoders to compare ({', '.join(encoders.ENCODERS)}); opencv is always included")
-    parser.add_argument("--sweep", choices=("all", "final"), default="all",
-                        help="models in the rate-distortion sweep: every stage, or only the final one")
-    parser.add_argument("--plain-step", type=int, default=1,
-                        help="step of plain JPEG's reference curve Q=1..100 for bit saving (1 = every quality; "
-                             "larger is faster and coarser; the sweep and run qualities are always on it)")
 
 
 def parse_qualities(text):
@@ -96,39 +70,61 @@ def _run_test_images(run_dir, config):
     return paths
 
 
-def resolve_source(args):
-    """Turn the command-line options into what to evaluate.
+def resolve_source(run=None, model=None, quality=None, images=None, out=None):
+    """Decide what to evaluate: a training run directory or one Modify-Net file.
+
+    Args:
+      run: training run directory (every ``stageK/modify_net.keras`` in it), or
+      model: one Modify-Net ``.keras`` file (exactly one of the two).
+      quality: the models' JPEG quality (required with ``model``; with ``run`` it
+        overrides config.json's), int or text.
+      images: folder of test images; default the run's test images (config.json) or,
+        for a model, Kodak kodim22..24.
+      out: output folder; default results/<run or model name>.
 
     Returns:
       dict with "name" (run or model name), "kind" ("run" or "model"), "path",
       "quality" (int), "models" (list of (name, modify_net path, jpeg_net path or None),
       final model last), "image_paths" (list) and "out" (output folder).
     """
-    if args.run:
-        if not os.path.isdir(args.run):
-            raise UserError(f"run dir {args.run!r} does not exist or is not a directory")
-        config = runs.read_config(args.run)
-        quality = args.quality if args.quality is not None else config.get("quality")
+    if bool(run) == bool(model):
+        raise UserError("give either a run directory or a model file")
+    if run:
+        if not os.path.isdir(run):
+            raise UserError(f"run dir {run!r} does not exist or is not a directory")
+        config = runs.read_config(run)
+        quality = quality if quality is not None else config.get("quality")
         if quality is None:
-            raise UserError(f"{args.run}/config.json has no 'quality'; pass --quality")
-        found = stage_models(args.run)
-        image_paths = datasets.find_images(args.images) if args.images else _run_test_images(args.run, config)
-        name, kind, path = os.path.basename(os.path.normpath(os.path.abspath(args.run))), "run", args.run
+            raise UserError(f"{run}/config.json has no 'quality'; pass --quality")
+        found = stage_models(run)
+        image_paths = datasets.find_images(images) if images else _run_test_images(run, config)
+        name, kind, path = os.path.basename(os.path.normpath(os.path.abspath(run))), "run", run
     else:
-        if not os.path.isfile(args.model):
-            raise UserError(f"model file {args.model!r} does not exist")
-        if args.quality is None:
+        if not os.path.isfile(model):
+            raise UserError(f"model file {model!r} does not exist")
+        if quality is None:
             raise UserError("--model needs --quality Q (the JPEG quality the model was trained for)")
-        quality = args.quality
-        stem = os.path.splitext(os.path.basename(args.model))[0]
-        name = os.path.basename(os.path.dirname(os.path.abspath(args.model))) if stem == "modify_net" else stem
+        stem = os.path.splitext(os.path.basename(model))[0]
+        name = os.path.basename(os.path.dirname(os.path.abspath(model))) if stem == "modify_net" else stem
         name = "model" if name == PLAIN else name  # PLAIN names plain JPEG in the results
-        jpeg_net = os.path.join(os.path.dirname(args.model), "jpeg_net.keras")
-        found = [(name, args.model, jpeg_net if os.path.isfile(jpeg_net) else None)]
-        image_paths = datasets.find_images(args.images) if args.images else datasets.split_images(datasets.kodak_paths())[1]
-        kind, path = "model", args.model
+        jpeg_net = os.path.join(os.path.dirname(model), "jpeg_net.keras")
+        found = [(name, model, jpeg_net if os.path.isfile(jpeg_net) else None)]
+        image_paths = datasets.find_images(images) if images else split_test_paths()
+        kind, path = "model", model
     return {"name": name, "kind": kind, "path": os.path.abspath(path), "quality": check_quality(quality),
-            "models": found, "image_paths": list(image_paths), "out": args.out or os.path.join("results", name)}
+            "models": found, "image_paths": list(image_paths), "out": out or os.path.join("results", name)}
+
+
+def split_test_paths(data_dir=None):
+    """The test split (:func:`tfjpegnet.datasets.split_images`) of ``data_dir``'s images, or of Kodak
+    (kodim22..24, downloaded once) if ``data_dir`` is None."""
+    paths = datasets.find_images(data_dir) if data_dir else datasets.kodak_paths()
+    return datasets.split_images(paths)[1]
+
+
+def load_test_images(data_dir=None):
+    """:func:`load_images` of :func:`split_test_paths` (default: Kodak kodim22..24)."""
+    return load_images(split_test_paths(data_dir))
 
 
 def load_images(paths):
@@ -160,6 +156,18 @@ def load_model(path):
         raise UserError(f"{path}: cannot load Keras model ({err})") from None
 
 
+def load_models(found):
+    """Load the models of :func:`resolve_source`'s "models" list.
+
+    Returns:
+      (nets, jpeg_nets): dicts name -> Modify-Net, in the list's order, and name -> JPEG-Net
+      for the models that have one.
+    """
+    nets = {name: load_model(path) for name, path, _ in found}
+    jpeg_nets = {name: load_model(path) for name, _, path in found if path}
+    return nets, jpeg_nets
+
+
 # ----- the measurements ---------------------------------------------------------------------
 
 def units(protocol, rgb):
@@ -171,16 +179,16 @@ def units(protocol, rgb):
 
 
 def edit_batch(net, batch, batch_size=32):
-    """Modify-Net edit of RGB uint8 [N, h, w, 3] -> RGB uint8 [N, h, w, 3] (rounded to 8 bits)."""
-    out = [models.edit_rgb(net, tf.constant(batch[i:i + batch_size], tf.float32) / 255.0).numpy()
+    """Modify-Net edit of RGB uint8 [N, h, w, 3] -> RGB uint8 [N, h, w, 3] (:func:`tfjpegnet.pixels.to_uint8`)."""
+    out = [np.asarray(pixels.to_uint8(models.edit_rgb(net, tf.constant(batch[i:i + batch_size], tf.float32) / 255.0)))
            for i in range(0, len(batch), batch_size)]
-    return np.round(np.concatenate(out) * 255.0).astype(np.uint8)
+    return np.concatenate(out)
 
 
 def edit_units(net, protocol, rgb):
     """Modify-Net outputs of :func:`units` of one image, uint8 [N, h, w, 3].
 
-    Whole images go through the network in overlapping tiles (tfjpegnet.tiling) so that
+    Whole images go through the network in overlapping tiles (tfjpegnet.deploy.tiling) so that
     large photos fit in memory; patches are edited each on its own, as in training.
     """
     if protocol == "full":
@@ -474,36 +482,24 @@ def _caption(label, row):
     return f"{label}\n{row['psnr']:.2f} dB, {row['bpp']:.3f} bpp"
 
 
-def json_ready(value):
-    """A copy of nested dicts/lists with NaN and infinities replaced by None (strict JSON)."""
-    if isinstance(value, dict):
-        return {key: json_ready(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(item) for item in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+def describe_source(source, images):
+    """The "source" entry of the results: what was evaluated, with absolute paths.
+
+    Args:
+      source: from :func:`resolve_source`; images: from :func:`load_images` on its image paths.
+    """
+    return {"name": source["name"], "kind": source["kind"], "path": source["path"],
+            "models": {name: os.path.abspath(path) for name, path, _ in source["models"]},
+            "image_paths": {name: os.path.abspath(p) for name, p in zip(images, source["image_paths"])}}
 
 
-def run(args):
-    """The ``tfjpegnet evaluate`` command: evaluate, then write figures, metrics.json and report.md."""
-    source = resolve_source(args)
-    qualities = parse_qualities(args.qualities)
-    encoder_names = encoders.parse_names(args.encoders)
-    images = load_images(source["image_paths"])
-    nets = {name: load_model(path) for name, path, _ in source["models"]}
-    jpeg_nets = {name: load_model(path) for name, _, path in source["models"] if path}
-    print(f"Evaluating {', '.join(nets)} at Q{source['quality']} on {len(images)} image(s), "
-          f"encoders {', '.join(encoder_names)}, sweep {','.join(map(str, qualities))}")
-    results, edited = evaluate(images, nets, source["quality"], qualities, encoder_names, args.sweep, jpeg_nets,
-                               args.plain_step)
-    results["source"] = {"name": source["name"], "kind": source["kind"], "path": source["path"],
-                         "models": {name: os.path.abspath(path) for name, path, _ in source["models"]},
-                         "image_paths": {name: os.path.abspath(p) for name, p in zip(images, source["image_paths"])}}
-    out = source["out"]
+def write_outputs(out, results, images, edited):
+    """Write the figures, metrics.json (strict JSON: NaN and infinities as null) and report.md into ``out``.
+
+    Returns:
+      the figure names of :func:`write_figures`.
+    """
     figure_names = write_figures(out, results, images, edited)
-    files.write_json(os.path.join(out, "metrics.json"), json_ready(results))
+    files.write_json(os.path.join(out, "metrics.json"), metrics.json_ready(results))
     files.write_text(os.path.join(out, "report.md"), report.render(results, figure_names))
-    print("\n".join(report.summary_lines(results)))
-    print(f"Wrote {os.path.join(out, 'report.md')}, metrics.json and {sum(map(len, figure_names.values()))} figures")
-    return 0
+    return figure_names

@@ -1,4 +1,4 @@
-"""Quality and rate metrics: PSNR, SSIM, MS-SSIM, bits per pixel, BD-rate, bit saving.
+"""Quality and rate metrics: MSE, PSNR, SSIM, MS-SSIM, bits per pixel, BD-rate, bit saving.
 
 Images are RGB arrays [..., H, W, 3] with values in [0, 255] (uint8 or float) unless a
 function says otherwise. Quality metrics are computed on the decoded image against the
@@ -11,7 +11,12 @@ BD-rate and bit saving answer "how many bits for the same quality?":
   quality, averaged over the quality range both curves cover.
 - ``bit_saving``: 1 - bpp_model / bpp_plain(quality_model), where bpp_plain()
   interpolates plain JPEG's curve (normally Q = 1..100) linearly in log bpp.
+
+A metric may be NaN (undefined, e.g. MS-SSIM of a small image) or infinite (PSNR of an
+exact copy); :func:`json_ready` writes both as JSON ``null``.
 """
+
+import math
 
 import numpy as np
 import scipy.interpolate
@@ -22,6 +27,12 @@ SSIM_FILTER = 11  # tf.image.ssim's Gaussian window (sigma 1.5)
 MS_SSIM_SCALES = 5  # tf.image.ssim_multiscale's default power factors
 
 
+def mse(reference, test):
+    """Mean squared error over every element, in float64 (arrays of the same shape, any numeric dtype)."""
+    diff = np.asarray(reference, np.float64) - np.asarray(test, np.float64)
+    return float(np.mean(diff * diff))
+
+
 def psnr(reference, test, peak=255.0):
     """Peak signal-to-noise ratio in dB.
 
@@ -30,11 +41,10 @@ def psnr(reference, test, peak=255.0):
       peak: the largest possible value (255 for 8-bit images).
 
     Returns:
-      float: 10 log10(peak^2 / MSE), MSE over every element in float64; ``inf`` if equal.
+      float: 10 log10(peak^2 / MSE), :func:`mse` over every element; ``inf`` if equal.
     """
-    diff = np.asarray(reference, np.float64) - np.asarray(test, np.float64)
-    mse = np.mean(diff * diff)
-    return float("inf") if mse == 0 else float(10.0 * np.log10(peak * peak / mse))
+    error = mse(reference, test)
+    return float("inf") if error == 0 else float(10.0 * np.log10(peak * peak / error))
 
 
 def luma(rgb):
@@ -166,3 +176,14 @@ def bit_saving(model_rate, model_quality, plain_rates, plain_qualities):
     for its quality; NaN if its quality is outside plain JPEG's range.
     """
     return float((1.0 - model_rate / plain_rate_at(model_quality, plain_rates, plain_qualities)) * 100.0)
+
+
+def json_ready(value):
+    """A copy of nested dicts/lists/tuples with NaN and infinities replaced by None (strict JSON ``null``)."""
+    if isinstance(value, dict):
+        return {key: json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,31 +1,16 @@
-"""Where trained models sit against plain JPEG at one quality: ``tfjpegnet operating-point``.
+"""Where edited images sit against plain JPEG at one quality.
 
-For each Modify-Net (.keras) it edits the whole test images (kodim22..24), encodes them
-with OpenCV's JPEG (default settings) at ``--quality``, and reports the mean PSNR, SSIM
-and bpp, their change against plain JPEG of the originals at that quality, and the bit
-saving at equal PSNR and at equal SSIM along plain JPEG's curve at Q = 1..100 (as in the
-evaluation report). A quick way to compare fine-tuning runs without a full report.
+Edited whole images are encoded with OpenCV's JPEG (default settings) at one quality and
+judged by their mean PSNR, SSIM and bpp, their change against plain JPEG of the originals
+at that quality, and the bit saving at equal PSNR and at equal SSIM along plain JPEG's
+curve at Q = 1..100 (as in the evaluation report). :func:`measure` does it for Modify-Net
+files; :func:`judge` for any edit (the per-image optimum of :mod:`.edit_optimum` too).
+The command around it is :mod:`tfjpegnet.cli.operating_point`.
 """
 
-import os
-
-import keras
-
-from tfjpegnet import datasets
 from tfjpegnet.evaluation import evaluate, metrics
-from tfjpegnet.cli.argtypes import quality_arg
-from tfjpegnet.errors import UserError
-from tfjpegnet.files import write_json, write_text
 
 ENCODER = "opencv"
-
-
-def add_arguments(parser):
-    """Register the command's options on an argparse parser."""
-    parser.add_argument("models", nargs="+", help="Modify-Net .keras files (e.g. runs/NAME/stage1/modify_net.keras)")
-    parser.add_argument("--quality", type=quality_arg, required=True, help="JPEG quality the models are judged at")
-    parser.add_argument("--data-dir", help="directory with the Kodak PNGs (default: download them)")
-    parser.add_argument("--out", help="also write operating_points.json and .md to this directory")
 
 
 def _mean(images, inputs, quality):
@@ -81,6 +66,17 @@ def measure(models, images, quality, progress=None):
       and "models": one :func:`judge` row per model, labelled by its path.
     """
     curve = reference_curve(images, progress)
+    rows = judge_models(models, images, quality, curve, progress)
+    return {"quality": quality, "encoder": ENCODER, "plain": curve[quality - 1], "models": rows}
+
+
+def judge_models(models, images, quality, curve, progress=None):
+    """:func:`judge` rows of Modify-Net files (each edits the whole images), labelled by their paths.
+
+    Args:
+      models: list of .keras paths; images: dict name -> RGB uint8 [H, W, 3].
+      quality: 1..100; curve: from :func:`reference_curve`. progress: optional callable() after each model.
+    """
     rows = []
     for path in models:
         net = evaluate.load_model(path)
@@ -88,38 +84,30 @@ def measure(models, images, quality, progress=None):
         rows.append(judge(images, edited, quality, curve, path))
         if progress:
             progress()
-    return {"quality": quality, "encoder": ENCODER, "plain": curve[quality - 1], "models": rows}
+    return rows
 
 
-def to_markdown(result):
-    """The result of :func:`measure` as a Markdown table."""
+TABLE_HEADER = ("| model | PSNR (dB) | dPSNR (dB) | SSIM | bpp | d bits | saving @PSNR | saving @SSIM |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|")
+
+
+def table_row(row):
+    """One Markdown table line for a :func:`judge` row."""
+    return (f"| `{row['model']}` | {row['psnr']:.3f} | {row['d_psnr']:+.3f} | {row['ssim']:.4f} | "
+            f"{row['bpp']:.4f} | {row['d_bpp']:+.1f} % | {row['saving_psnr']:+.2f} % | {row['saving_ssim']:+.2f} % |")
+
+
+def to_markdown(result, title=None, notes=()):
+    """The result of :func:`measure` as a Markdown table, one line per entry of ``result["models"]``.
+
+    ``title`` replaces the default heading; ``notes`` are extra paragraphs before the table.
+    """
     plain = result["plain"]
-    lines = [f"# Operating points at Q{result['quality']} (OpenCV JPEG, default settings)", "",
+    title = title or f"Operating points at Q{result['quality']} (OpenCV JPEG, default settings)"
+    lines = [f"# {title}", "",
              f"Plain JPEG: {plain['psnr']:.3f} dB, SSIM {plain['ssim']:.4f}, {plain['bpp']:.4f} bpp. "
-             "Bit saving at equal PSNR / SSIM along plain JPEG's curve (Q = 1..100); positive = fewer bits.", "",
-             "| model | PSNR (dB) | dPSNR (dB) | SSIM | bpp | d bits | saving @PSNR | saving @SSIM |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for row in result["models"]:
-        lines.append(f"| `{row['model']}` | {row['psnr']:.3f} | {row['d_psnr']:+.3f} | {row['ssim']:.4f} | "
-                     f"{row['bpp']:.4f} | {row['d_bpp']:+.1f} % | {row['saving_psnr']:+.2f} % | "
-                     f"{row['saving_ssim']:+.2f} % |")
+             "Bit saving at equal PSNR / SSIM along plain JPEG's curve (Q = 1..100); positive = fewer bits.", ""]
+    for note in notes:
+        lines += [note, ""]
+    lines += [*TABLE_HEADER, *(table_row(row) for row in result["models"])]
     return "\n".join(lines) + "\n"
-
-
-def run(args):
-    """Run the command: print the table; with ``--out`` also write it and the JSON."""
-    missing = [path for path in args.models if not os.path.isfile(path)]
-    if missing:
-        raise UserError(f"model file(s) not found: {', '.join(missing)}")
-    paths = datasets.find_images(args.data_dir) if args.data_dir else datasets.kodak_paths()
-    images = evaluate.load_images(datasets.split_images(paths)[1])
-    bar = keras.utils.Progbar(100 + len(args.models), unit_name="encoding")
-    counter = iter(range(1, 101 + len(args.models)))
-    result = measure(args.models, images, args.quality, progress=lambda: bar.update(next(counter)))
-    result["images"] = sorted(images)
-    markdown = to_markdown(result)
-    if args.out:
-        write_json(os.path.join(args.out, "operating_points.json"), result)
-        write_text(os.path.join(args.out, "operating_points.md"), markdown)
-    print(markdown)
-    return 0

@@ -1,10 +1,11 @@
 """report.md from the evaluation results, with the paper's published numbers beside ours.
 
-The paper's absolute numbers come from a protocol that could not be reproduced (see
-DESIGN.md), so its Table 1 is compared through differences to plain JPEG at the same
-quality; its Table 2 (JPEG-Net fidelity) is absolute. ``render`` works on the results
-dict of :func:`tfjpegnet.evaluate.evaluate` or on metrics.json loaded back (where NaN is
-null).
+The paper's absolute Table 1 numbers (e.g. plain JPEG at Q15: 31.75 dB, SSIM 0.628) follow
+from none of the standard protocols tried (OpenCV JPEG of the whole kodim22..24 at Q15 gives
+28.28 dB, SSIM 0.796), so its Table 1 is compared through differences to plain JPEG at the
+same quality; its Table 2 (JPEG-Net fidelity) is absolute. ``render`` works on
+the results dict of :func:`tfjpegnet.evaluation.evaluate.evaluate` or on metrics.json loaded
+back (where NaN and infinities are null).
 """
 
 import math
@@ -215,10 +216,12 @@ def render(results, figure_names):
     lines += ["- Encoders:"] + [f"  - `{name}`: {text}" for name, text in results["encoders"].items()]
     lines += ["", "Bit saving = 1 - bpp_model / bpp_plain(quality_model): positive means fewer bits than plain JPEG "
               "for the same PSNR (or SSIM). BD-rate (Bjontegaard, PCHIP, over the overlapping quality range): "
-              "negative means fewer bits. At a fixed quality setting no pre-edit can beat plain JPEG's luma MSE "
-              "(see DESIGN.md), so bits at equal quality are the headline; the same-quality tables are for "
-              "comparison with the paper, whose absolute protocol is unknown: its numbers appear as differences "
-              "to its own plain JPEG.", ""]
+              "negative means fewer bits. At a fixed quality setting plain JPEG already rounds every DCT "
+              "coefficient to its nearest reconstruction level, and the DCT is orthonormal, so no pre-edit can "
+              "lower the luma MSE of the decoded image at that setting (only chroma subsampling and 8-bit "
+              "clipping leave a little room); what a pre-edit can win is rate, so bits at equal quality are the "
+              "headline. The same-quality tables are for comparison with the paper, whose absolute numbers follow "
+              "from no standard protocol we tried: its numbers appear as differences to its own plain JPEG.", ""]
     for protocol in results["protocols"]:
         lines += [f"## Headline: bits at equal quality, OpenCV default encoder, protocol `{protocol}`", ""]
         lines += headline(results, protocol) + [""]

@@ -1,0 +1,68 @@
+"""`tfjpegnet edit-optimum` on real Kodak crops: JSON and Markdown agree row for row; flags that are gone."""
+
+import json
+
+import pytest
+
+from tfjpegnet import cli
+
+
+def table_lines(markdown):
+    return [line for line in markdown.splitlines() if line.startswith("| `")]
+
+
+def test_three_rate_weights_at_q80_give_three_rows_in_json_and_markdown(tmp_path, tiny_data_dir, capsys):
+    out = tmp_path / "out"
+    assert cli.main(["edit-optimum", "--quality", "80", "--steps", "3", "--data-dir", str(tiny_data_dir),
+                     "--rate-weight", "0", "0.02", "0.05", "--out", str(out)]) == 0
+    result = json.loads((out / "edit_optimum.json").read_text())
+    assert result["images"] == ["img3", "img4", "img5"] and result["steps"] == 3 and result["quality"] == 80
+    rows = result["models"]
+    assert [row["objective"]["rate_weight"] for row in rows] == [0.0, 0.02, 0.05]
+    assert all(row["objective"] == {"proxy": "analytic", "quality": 80, "distortion": "proximity+proximity-ssim",
+                                    "rate_weight": row["objective"]["rate_weight"], "ssim_weight": 0.02}
+               for row in rows)
+    assert all(row["model"].startswith("optimum of") for row in rows)
+    assert rows[2]["bpp"] < rows[0]["bpp"]
+    markdown = (out / "edit_optimum.md").read_text()
+    lines = table_lines(markdown)
+    assert len(lines) == len(rows) == 3  # each row written once
+    assert [line.split("`")[1] for line in lines] == [row["model"] for row in rows]
+    assert markdown in capsys.readouterr().out
+
+
+def test_models_are_judged_in_the_same_table_after_the_optima(tmp_path, tiny_data_dir):
+    from conftest import tiny_modify_net
+
+    model = tmp_path / "net.keras"
+    tiny_modify_net().save(model)
+    out = tmp_path / "out"
+    assert cli.main(["edit-optimum", "--quality", "30", "--steps", "1", "--data-dir", str(tiny_data_dir),
+                     "--ssim-weight", "0", "0.02", "--models", str(model), "--out", str(out)]) == 0
+    rows = json.loads((out / "edit_optimum.json").read_text())["models"]
+    assert [row["model"] for row in rows][2:] == [str(model)] and len(rows) == 3
+    assert [row["objective"]["ssim_weight"] for row in rows[:2]] == [0.0, 0.02]
+    assert [line.split("`")[1] for line in table_lines((out / "edit_optimum.md").read_text())] == \
+        [row["model"] for row in rows]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--grid-shift", "16"], "grid-shift"),
+    (["--models", "{tmp}/nope.keras"], "not found"),
+    (["--distortion", "proximity+contrast"], "distortion"),
+    (["--distortion", "jpeg-ssim"], "distortion"),
+])
+def test_user_errors_exit_2_and_write_nothing(tmp_path, tiny_data_dir, capsys, argv, message):
+    out = tmp_path / "out"
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    assert cli.main(["edit-optimum", "--quality", "15", "--data-dir", str(tiny_data_dir), "--out", str(out),
+                     *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("flag", [["--rounding", "ste"], ["--rate-gradient", "smooth"], ["--contrast-weight", "0"]])
+def test_removed_flags_are_unknown(flag, capsys):
+    with pytest.raises(SystemExit) as err:
+        cli.main(["edit-optimum", "--quality", "15", *flag])
+    assert err.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err

@@ -1,0 +1,43 @@
+"""Where trained models sit against plain JPEG at one quality: ``tfjpegnet operating-point``.
+
+For each Modify-Net (.keras) it edits the whole test images (kodim22..24), encodes them
+with OpenCV's JPEG (default settings) at ``--quality``, and reports the mean PSNR, SSIM
+and bpp, their change against plain JPEG of the originals at that quality, and the bit
+saving at equal PSNR and at equal SSIM along plain JPEG's curve at Q = 1..100 (as in the
+evaluation report). A quick way to compare fine-tuning runs without a full report.
+"""
+
+import os
+
+from tfjpegnet.cli.argtypes import quality_arg
+from tfjpegnet.errors import UserError
+
+
+def add_arguments(parser):
+    """Register the command's options on an argparse parser."""
+    parser.add_argument("models", nargs="+", help="Modify-Net .keras files (e.g. runs/NAME/stage1/modify_net.keras)")
+    parser.add_argument("--quality", type=quality_arg, required=True, help="JPEG quality the models are judged at")
+    parser.add_argument("--data-dir", help="directory with the Kodak PNGs (default: download them)")
+    parser.add_argument("--out", help="also write operating_points.json and .md to this directory")
+
+
+def run(args):
+    """Run the command: print the table; with ``--out`` also write it and the JSON."""
+    missing = [path for path in args.models if not os.path.isfile(path)]
+    if missing:
+        raise UserError(f"model file(s) not found: {', '.join(missing)}")
+    import keras
+
+    from tfjpegnet.evaluation import evaluate, metrics, operating_point
+    from tfjpegnet.files import write_json, write_text
+
+    images = evaluate.load_test_images(args.data_dir)
+    bar = keras.utils.Progbar(100 + len(args.models), unit_name="encoding")
+    result = operating_point.measure(args.models, images, args.quality, progress=lambda: bar.add(1))
+    result["images"] = sorted(images)
+    markdown = operating_point.to_markdown(result)
+    if args.out:
+        write_json(os.path.join(args.out, "operating_points.json"), metrics.json_ready(result))
+        write_text(os.path.join(args.out, "operating_points.md"), markdown)
+    print(markdown)
+    return 0
