@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfjpegnet import models
+from tfjpegnet import datasets, models
+from tfjpegnet.jpeg import codec
 from tfjpegnet.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,6 +47,25 @@ def test_smoke_run_of_two_stages_produces_models(tmp_path, tiny_data_dir):
     assert list((out / "logs").iterdir()), "TensorBoard logs missing"
     # Nothing half-written stays behind.
     assert not [p for p in out.rglob("*.tmp*")]
+
+
+def test_light_net_trained_for_mozjpeg(tmp_path, tiny_data_dir):
+    """--arch light --encoder mozjpeg: the light net learns through mozjpeg's proxy, validated on real mozjpeg."""
+    out = tmp_path / "light"
+    result = run_train(*smoke_flags(tiny_data_dir, out), "--proxy", "analytic", "--distortion",
+                       "proximity+proximity-ssim", "--rate-weight", "0.05", "--arch", "light", "--factor", "4",
+                       "--filters", "8", "--blocks", "1", "--mcu-branch", "8", "--encoder", "mozjpeg",
+                       "--lr-modify", "1e-3")
+    assert result.returncode == 0, result.stderr[-3000:]
+    model = keras.models.load_model(out / "stage1" / "modify_net.keras")
+    assert any(isinstance(layer, models.SpaceToDepth) for layer in model.layers)
+    record = json.loads((out / "history.json").read_text())[-1]
+    # validated with real mozjpeg: trellis makes its plain files smaller than OpenCV's would be
+    patches = datasets.load_patches(json.loads((out / "config.json").read_text())["test_images"])
+    opencv_bpp = 8 * np.mean([len(codec.encode_jpeg(p, 15)) for p in patches]) / (64 * 64)
+    assert record["test_bpp_plain"] < opencv_bpp
+    bad = run_train(*smoke_flags(tiny_data_dir, tmp_path / "bad"), "--encoder", "mozjpeg")
+    assert bad.returncode == 2 and "--proxy analytic" in bad.stderr
 
 
 @pytest.mark.parametrize("flags, message", [

@@ -20,13 +20,15 @@ DESCRIBED_DEFAULT = "%(default).0s"
 
 COMMANDS = {
     "train": ("tfjpegnet.cli.train", "train Modify-Net (and JPEG-Net) in stages"),
-    "fidelity": ("tfjpegnet.evaluation.fidelity", "fidelity of the JPEG proxy (and JPEG-Net) to real OpenCV JPEG"),
+    "fidelity": ("tfjpegnet.cli.fidelity", "fidelity of the JPEG proxy (and JPEG-Net) to real OpenCV JPEG"),
     "export": ("tfjpegnet.cli.export", "export a Modify-Net as SavedModel (TF Serving) and TFLite"),
     "encode": ("tfjpegnet.cli.encode", "encode images as standard JPEG after the Modify-Net edit"),
     "serve-client": ("tfjpegnet.cli.serve_client", "send images to TF Serving running an exported model"),
-    "evaluate": ("tfjpegnet.evaluation.evaluate", "measure pre-edited vs plain JPEG: tables, RD curves, BD-rate, figures"),
-    "operating-point": ("tfjpegnet.evaluation.operating_point", "where models sit against plain JPEG at one quality"),
-    "edit-optimum": ("tfjpegnet.evaluation.edit_optimum", "the best edit a training objective asks for, without a network"),
+    "evaluate": ("tfjpegnet.cli.evaluate", "measure pre-edited vs plain JPEG: tables, RD curves, BD-rate, figures"),
+    "operating-point": ("tfjpegnet.cli.operating_point", "where models sit against plain JPEG at one quality"),
+    "edit-optimum": ("tfjpegnet.cli.edit_optimum", "the best edit a training objective asks for, without a network"),
+    "fit-encoder-model": ("tfjpegnet.cli.fit_encoder_model", "fit the proxy's model of mozjpeg to real mozjpeg files"),
+    "model-info": ("tfjpegnet.cli.model_info", "parameters and FLOPs per megapixel of a Modify-Net"),
 }
 
 

@@ -67,6 +67,12 @@ def add_arguments(parser):
     flag("--filters", "Modify-Net filters per layer", type=argtypes.positive_int)
     flag("--mcu-branch", "add to Modify-Net a branch that edits each 16x16 JPEG MCU as a whole, with N hidden "
          "units (0: none, the paper)", type=argtypes.nonneg_int)
+    flag("--arch", "Modify-Net architecture: the paper's VDSR stack or a light net (pixel unshuffle, "
+         "depthwise-separable blocks)", choices=("paper", "light"))
+    flag("--factor", "light net: pixel-unshuffle factor", type=argtypes.positive_int)
+    flag("--blocks", "light net: depthwise-separable blocks", type=argtypes.nonneg_int)
+    flag("--encoder", "the encoder trained for: the proxy's tables, trellis model and rate constants, and the "
+         "real encoder of validation", choices=("opencv", "mozjpeg"))
     flag("--patch-size", "training patch size (multiple of 16)", type=argtypes.positive_int)
     flag("--max-patches", "use at most N training patches (0: all)", type=argtypes.nonneg_int)
     flag("--rate-weight", "weight of the rate term (analytic proxy)", type=argtypes.nonneg_float)

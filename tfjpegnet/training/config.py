@@ -30,6 +30,12 @@ DEFAULTS = {
     "depth": 20,                  # Modify-Net conv layers
     "filters": 64,                # Modify-Net filters per layer
     "mcu_branch": 0,              # hidden units of the per-16x16-MCU branch (0: none, the paper)
+    "arch": "paper",              # "paper" (VDSR: depth x filters 3x3 convs) or "light" (models.build_light_modify_net)
+    "factor": 4,                  # light net: pixel-unshuffle factor
+    "blocks": 4,                  # light net: depthwise-separable blocks (its width is "filters")
+    # The encoder trained for: the proxy's tables, trellis model and rate constants, and the
+    # real encoder of validation: "opencv" (libjpeg-turbo) or "mozjpeg".
+    "encoder": "opencv",
     # What Modify-Net minimises (see objectives.py); the paper: "decoded" through JPEG-Net.
     "distortion": "decoded",      # '+'-joined terms of DISTORTIONS
     "rate_weight": 0.0,           # weight of the estimated bits per pixel (analytic proxy)
@@ -147,6 +153,8 @@ def resolve_config(flags):
     if config["patch_size"] % 16:
         raise UserError(f"--patch-size must be a multiple of 16, got {config['patch_size']}")
     terms = distortion_terms(config["distortion"])
+    if config["proxy"] == "jpegnet" and config["encoder"] != "opencv":
+        raise UserError("--encoder other than opencv needs --proxy analytic (JPEG-Net imitates OpenCV's JPEG)")
     if config["proxy"] == "jpegnet" and (config["rate_weight"] or terms != ("decoded",)):
         raise UserError("--rate-weight and --distortion other than 'decoded' need --proxy analytic")
     return config

@@ -37,7 +37,8 @@ class ModifyObjective:
     h and w are multiples of 16.
 
     ``config`` (a dict, e.g. a run's configuration) supplies ``proxy``, ``quality``,
-    ``distortion``, ``rate_weight`` and ``ssim_weight``. Keys of removed options
+    ``distortion``, ``rate_weight``, ``ssim_weight`` and optionally ``encoder`` ("opencv", the
+    default, or "mozjpeg": the proxy's tables, trellis model and rate constants). Keys of removed options
     (``contrast_weight``, ``rounding``, ``rate_gradient``, ``train_only_branch``) may be
     absent; if present they must hold the one value still implemented (UserError
     otherwise, see :func:`tfjpegnet.training.config.without_removed`). ``jpeg_net`` is
@@ -54,6 +55,8 @@ class ModifyObjective:
         self.terms = run_config.distortion_terms(config["distortion"])
         self.rate_weight = config["rate_weight"]
         self.ssim_weight = config["ssim_weight"]
+        self.encoder = config.get("encoder", "opencv")
+        self.zone = proxy.dead_zone(self.quality, self.encoder)
 
     def __call__(self, x, edited):
         if not self.analytic:
@@ -62,7 +65,7 @@ class ModifyObjective:
         edited_rgb = color.ycrcb_to_rgb(edited)
         loss = tf.zeros(tf.shape(x)[:1])
         if "decoded" in self.terms:
-            decoded = proxy.jpeg(edited_rgb, self.quality, "ste")
+            decoded = proxy.jpeg(edited_rgb, self.quality, "ste", self.encoder)
             loss += tf.reduce_mean(tf.square(decoded - original), axis=[1, 2, 3])
         if "proximity" in self.terms:
             loss += tf.reduce_mean(tf.square(edited_rgb - original), axis=[1, 2, 3])
@@ -71,9 +74,9 @@ class ModifyObjective:
             edited_clipped = tf.clip_by_value(edited_rgb, 0.0, 1.0)
             loss += self.ssim_weight * (1.0 - tf.image.ssim(edited_clipped, reference, max_val=1.0))
         if self.rate_weight:
-            coefficients = proxy.encode(edited_rgb, self.quality, rounding="none")
+            coefficients = proxy.encode(edited_rgb, self.quality, rounding="none", encoder=self.encoder)
             height, width = tf.shape(x)[1], tf.shape(x)[2]
-            loss += self.rate_weight * rate.bits_per_pixel(coefficients, height, width)
+            loss += self.rate_weight * rate.bits_per_pixel(coefficients, height, width, self.encoder, self.zone)
         return loss
 
     def jpegnet_loss(self, x, edited):

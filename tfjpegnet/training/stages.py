@@ -55,7 +55,8 @@ class StageTrainer:
         self.train_patches = _training_patches(config)
         self.modify_inputs = patches.inversion_extension(self.train_patches)
         self.validation = validation.Validation(
-            datasets.load_patches(config["test_images"], config["patch_size"]), config["quality"])
+            datasets.load_patches(config["test_images"], config["patch_size"]), config["quality"],
+            encoder="mozjpeg" if config["encoder"] == "mozjpeg" else "opencv")
         self.phases = (JPEG_PHASE, MODIFY_PHASE) if config["proxy"] == "jpegnet" else (MODIFY_PHASE,)
         self._jpeg_pairs = None
         with self.strategy.scope():
@@ -75,9 +76,12 @@ class StageTrainer:
 
     # ----- construction ----------------------------------------------------------------------
     def _build_modify_net(self):
-        """A new Modify-Net of the configured depth, filters and MCU branch (current dtype policy)."""
-        return models.build_modify_net(self.config["depth"], self.config["filters"],
-                                       mcu_branch=self.config["mcu_branch"])
+        """A new Modify-Net of the configured architecture and sizes (current dtype policy)."""
+        cfg = self.config
+        if cfg["arch"] == "light":
+            return models.build_light_modify_net(cfg["factor"], cfg["filters"], cfg["blocks"],
+                                                 mcu_branch=cfg["mcu_branch"])
+        return models.build_modify_net(cfg["depth"], cfg["filters"], mcu_branch=cfg["mcu_branch"])
 
     def _make_optimizer(self, phase):
         if phase == JPEG_PHASE:

@@ -1,4 +1,4 @@
-"""Validation during training, against real JPEG: the test patches through OpenCV's encoder.
+"""Validation during training, against real JPEG: the test patches through the real encoder trained for.
 
 After each epoch the trainer measures the network it just trained on the test patches
 (uint8 RGB [N, h, w, 3]): Modify-Net by the real pipeline it is meant for (edit, round
@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from tfjpegnet import models
 from tfjpegnet.evaluation import metrics
-from tfjpegnet.jpeg import codec
+from tfjpegnet.jpeg import codec, encoders
 from tfjpegnet.pixels import to_uint8
 from tfjpegnet.training import patches
 
@@ -37,26 +37,30 @@ class Validation:
       quality: JPEG quality 1..100; plain JPEG of the patches is computed once, here.
     """
 
-    def __init__(self, test_patches, quality):
+    def __init__(self, test_patches, quality, encoder="opencv"):
         self.patches = test_patches
         self.quality = quality
+        self.encoder = encoder
         self.plain = patches.jpeg_targets(test_patches, quality)
 
     def modify_net(self, modify_net):
         """Real-JPEG quality of ``modify_net``'s edit of the test patches.
 
         Returns dict of floats: ``test_psnr`` and ``test_psnr_plain``, the PSNR (dB, RGB,
-        all patches pooled) of the proposed path (Modify-Net -> 8 bits -> OpenCV JPEG ->
-        decode) and of plain JPEG; ``test_bpp`` and ``test_bpp_plain``, their mean bits
+        all patches pooled) of the proposed path (Modify-Net -> 8 bits -> the real encoder ->
+        OpenCV decode) and of plain JPEG; ``test_bpp`` and ``test_bpp_plain``, their mean bits
         per pixel (each patch encoded on its own).
         """
         q = self.quality
         edited = edit_uint8(modify_net, self.patches)
-        decoded, sizes = zip(*(codec.jpeg_roundtrip(p, q) for p in edited))
-        plain_sizes = [len(codec.encode_jpeg(p, q)) for p in self.patches]
+        files = [encoders.encode(self.encoder, p, q) for p in edited]
+        plain_files = [encoders.encode(self.encoder, p, q) for p in self.patches]
+        decoded = np.stack([codec.decode_jpeg(f) for f in files])
+        plain = np.stack([codec.decode_jpeg(f) for f in plain_files])
+        sizes, plain_sizes = [len(f) for f in files], [len(f) for f in plain_files]
         pixels = self.patches.shape[1] * self.patches.shape[2]
-        return {"test_psnr": metrics.psnr(self.patches, np.stack(decoded)),
-                "test_psnr_plain": metrics.psnr(self.patches, self.plain),
+        return {"test_psnr": metrics.psnr(self.patches, decoded),
+                "test_psnr_plain": metrics.psnr(self.patches, plain),
                 "test_bpp": 8 * float(np.mean(sizes)) / pixels,
                 "test_bpp_plain": 8 * float(np.mean(plain_sizes)) / pixels}
 
