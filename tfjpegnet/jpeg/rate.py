@@ -35,7 +35,7 @@ from tfjpegnet.jpeg import proxy
 
 # (LOG_BITS, NONZERO_BITS, BLOCK_BITS) per encoder; "mozjpeg" is fitted by
 # ``tfjpegnet fit-encoder-model`` (results/encoder_model/) on levels of its proxy model.
-CONSTANTS = {"opencv": (1.67, 2.28, 5.45), "mozjpeg": (0.820, 3.818, 2.896)}
+CONSTANTS = {"opencv": (1.67, 2.28, 5.45), "mozjpeg": (0.911, 3.646, 2.947)}
 LOG_BITS, NONZERO_BITS, BLOCK_BITS = CONSTANTS["opencv"]
 
 
