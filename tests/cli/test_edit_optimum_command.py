@@ -20,7 +20,8 @@ def test_three_rate_weights_at_q80_give_three_rows_in_json_and_markdown(tmp_path
     rows = result["models"]
     assert [row["objective"]["rate_weight"] for row in rows] == [0.0, 0.02, 0.05]
     assert all(row["objective"] == {"proxy": "analytic", "quality": 80, "distortion": "proximity+proximity-ssim",
-                                    "rate_weight": row["objective"]["rate_weight"], "ssim_weight": 0.02}
+                                    "rate_weight": row["objective"]["rate_weight"], "ssim_weight": 0.02,
+                                    "encoder": "opencv"}
                for row in rows)
     assert all(row["model"].startswith("optimum of") for row in rows)
     assert rows[2]["bpp"] < rows[0]["bpp"]

@@ -33,3 +33,31 @@ def test_bad_quality_is_a_usage_error(identity_model, capsys):
     with pytest.raises(SystemExit) as err:
         cli.main(["operating-point", "--quality", "0", identity_model])
     assert err.value.code == 2 and "1..100" in capsys.readouterr().err
+
+
+def test_operating_point_on_mozjpeg_is_against_its_own_curve_and_opencvs(tmp_path, kodak_dir):
+    """A model judged on mozjpeg: savings along mozjpeg's curve, and the combination against OpenCV's default."""
+    import json
+
+    import cv2
+
+    from conftest import tiny_modify_net
+    from tfjpegnet.cli import main
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in (1, 22, 23, 24):  # kodim22..24 are the test images; one more is the "training" side
+        cv2.imwrite(str(images / f"kodim{i:02d}.png"), cv2.imread(str(kodak_dir / f"kodim{i:02d}.png"))[:96, :128])
+    model = tmp_path / "m.keras"
+    tiny_modify_net().save(model)
+    out = tmp_path / "out"
+    assert main(["operating-point", str(model), "--quality", "15", "--data-dir", str(images), "--encoder", "mozjpeg",
+                 "--out", str(out)]) == 0
+    result = json.loads((out / "operating_points.json").read_text())
+    assert result["encoder"] == "mozjpeg"
+    # mozjpeg alone already saves bits against OpenCV's default; the row carries both savings
+    assert result["plain_vs_opencv"]["saving_psnr"] > 10
+    row = result["models"][0]
+    assert {"saving_psnr", "saving_ssim", "saving_psnr_vs_opencv", "saving_ssim_vs_opencv"} <= set(row)
+    assert row["saving_psnr_vs_opencv"] > row["saving_psnr"]
+    assert "saving vs OpenCV @PSNR" in (out / "operating_points.md").read_text()

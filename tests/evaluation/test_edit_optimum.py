@@ -46,7 +46,7 @@ def test_rate_term_cuts_real_jpeg_bits_and_the_loss_falls(crop):
 def test_objective_config_holds_exactly_what_the_objective_reads():
     config = edit_optimum.objective_config(80, "proximity+proximity-ssim", 0.01, 0.02)
     assert config == {"proxy": "analytic", "quality": 80, "distortion": "proximity+proximity-ssim",
-                      "rate_weight": 0.01, "ssim_weight": 0.02}
+                      "rate_weight": 0.01, "ssim_weight": 0.02, "encoder": "opencv"}
     assert tuple(config) == edit_optimum.OBJECTIVE_KEYS
     assert edit_optimum.objective_label(config, 0) == \
         "optimum of (distortion proximity+proximity-ssim, rate_weight 0.01, ssim_weight 0.02)"

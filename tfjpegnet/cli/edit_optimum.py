@@ -3,7 +3,8 @@
 No network: the pixels of each test image (kodim22..24) are optimised directly, with
 Adam, for the same loss Modify-Net is trained on (analytic proxy with straight-through
 rounding: distortion terms + rate; tfjpegnet.training.objectives.ModifyObjective). The
-optimised images are then encoded with real OpenCV JPEG at ``--quality`` and judged like
+optimised images are then encoded with the real encoder (``--encoder``; OpenCV's default
+unless named; with mozjpeg the objective uses the mozjpeg proxy) at ``--quality`` and judged like
 the models of ``tfjpegnet operating-point`` (bit saving at equal PSNR and SSIM along plain
 JPEG's curve), in the same table as any ``--models`` given.
 
@@ -37,6 +38,11 @@ def add_arguments(parser):
                              "encoded on the true grid")
     parser.add_argument("--models", nargs="*", default=[], help="Modify-Net .keras files to judge in the same table")
     parser.add_argument("--data-dir", help="directory with the Kodak PNGs (default: download them)")
+    parser.add_argument("--encoder", default="opencv",
+                        help="real encoder judged on (opencv, opencv-optimize, mozjpeg, mozjpeg-baseline, jpegli, "
+                             "...); savings are against its own curve, and for another than opencv also "
+                             "against OpenCV's default; the objective uses mozjpeg's proxy for mozjpeg*, "
+                             "else OpenCV's")
     parser.add_argument("--out", help="also write edit_optimum.json and .md to this directory")
 
 
@@ -51,7 +57,11 @@ def run(args):
     missing = [path for path in args.models if not os.path.isfile(path)]
     if missing:
         raise UserError(f"model file(s) not found: {', '.join(missing)}")
-    configs = [edit_optimum.objective_config(args.quality, args.distortion, rate_weight, ssim_weight)
+    from tfjpegnet.jpeg import encoders
+
+    encoders.parse_names(args.encoder)
+    proxy_encoder = "mozjpeg" if args.encoder.startswith("mozjpeg") else "opencv"
+    configs = [edit_optimum.objective_config(args.quality, args.distortion, rate_weight, ssim_weight, proxy_encoder)
                for rate_weight in args.rate_weight for ssim_weight in args.ssim_weight]
     images = evaluate.load_test_images(args.data_dir)
 
@@ -60,9 +70,12 @@ def run(args):
                                        progress=lambda loss: bar.add(1, [("loss", loss)]))
     print("Plain JPEG's reference curve (Q = 1..100):")
     curve_bar = keras.utils.Progbar(100, unit_name="quality")
-    curve = operating_point.reference_curve(images, progress=lambda: curve_bar.add(1))
-    rows = edit_optimum.judge_all(images, optima, args.quality, curve, args.grid_shift, args.models)
-    result = {"quality": args.quality, "encoder": operating_point.ENCODER, "plain": curve[args.quality - 1],
+    curve = operating_point.reference_curve(images, progress=lambda: curve_bar.add(1), encoder=args.encoder)
+    opencv_curve = (None if args.encoder == operating_point.ENCODER
+                    else operating_point.reference_curve(images, encoder=operating_point.ENCODER))
+    rows = edit_optimum.judge_all(images, optima, args.quality, curve, args.grid_shift, args.models,
+                                  encoder=args.encoder, opencv_curve=opencv_curve)
+    result = {"quality": args.quality, "encoder": args.encoder, "plain": curve[args.quality - 1],
               "models": rows, "images": sorted(images), "steps": args.steps, "lr": args.lr,
               "grid_shift": args.grid_shift}
     markdown = edit_optimum.to_markdown(result)

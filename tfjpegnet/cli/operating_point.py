@@ -1,7 +1,7 @@
 """Where trained models sit against plain JPEG at one quality: ``tfjpegnet operating-point``.
 
 For each Modify-Net (.keras) it edits the whole test images (kodim22..24), encodes them
-with OpenCV's JPEG (default settings) at ``--quality``, and reports the mean PSNR, SSIM
+with a real encoder (``--encoder``, OpenCV's default settings unless named) at ``--quality``, and reports the mean PSNR, SSIM
 and bpp, their change against plain JPEG of the originals at that quality, and the bit
 saving at equal PSNR and at equal SSIM along plain JPEG's curve at Q = 1..100 (as in the
 evaluation report). A quick way to compare fine-tuning runs without a full report.
@@ -18,6 +18,10 @@ def add_arguments(parser):
     parser.add_argument("models", nargs="+", help="Modify-Net .keras files (e.g. runs/NAME/stage1/modify_net.keras)")
     parser.add_argument("--quality", type=quality_arg, required=True, help="JPEG quality the models are judged at")
     parser.add_argument("--data-dir", help="directory with the Kodak PNGs (default: download them)")
+    parser.add_argument("--encoder", default="opencv",
+                        help="real encoder judged on (opencv, opencv-optimize, mozjpeg, mozjpeg-baseline, jpegli, "
+                             "...); savings are against its own curve, and for another than opencv also "
+                             "against OpenCV's default")
     parser.add_argument("--out", help="also write operating_points.json and .md to this directory")
 
 
@@ -31,9 +35,14 @@ def run(args):
     from tfjpegnet.evaluation import evaluate, metrics, operating_point
     from tfjpegnet.files import write_json, write_text
 
+    from tfjpegnet.jpeg import encoders
+
+    encoders.parse_names(args.encoder)
     images = evaluate.load_test_images(args.data_dir)
-    bar = keras.utils.Progbar(100 + len(args.models), unit_name="encoding")
-    result = operating_point.measure(args.models, images, args.quality, progress=lambda: bar.add(1))
+    curves = 1 if args.encoder == operating_point.ENCODER else 2
+    bar = keras.utils.Progbar(100 * curves + len(args.models), unit_name="encoding")
+    result = operating_point.measure(args.models, images, args.quality, progress=lambda: bar.add(1),
+                                     encoder=args.encoder)
     result["images"] = sorted(images)
     markdown = operating_point.to_markdown(result)
     if args.out:

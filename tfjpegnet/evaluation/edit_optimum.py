@@ -25,10 +25,10 @@ from tfjpegnet.jpeg import color
 from tfjpegnet.training.objectives import ModifyObjective
 
 DISTORTIONS = ("decoded", "proximity", "proximity-ssim")  # the terms offered, '+'-joined
-OBJECTIVE_KEYS = ("proxy", "quality", "distortion", "rate_weight", "ssim_weight")  # what ModifyObjective reads
+OBJECTIVE_KEYS = ("proxy", "quality", "distortion", "rate_weight", "ssim_weight", "encoder")  # ModifyObjective's
 
 
-def objective_config(quality, distortion, rate_weight, ssim_weight):
+def objective_config(quality, distortion, rate_weight, ssim_weight, encoder="opencv"):
     """The :class:`ModifyObjective` config of one optimum: exactly :data:`OBJECTIVE_KEYS`, analytic proxy.
 
     ``distortion`` is '+'-joined terms of :data:`DISTORTIONS`; UserError for another term.
@@ -39,7 +39,7 @@ def objective_config(quality, distortion, rate_weight, ssim_weight):
         raise UserError(f"unknown distortion term(s) {', '.join(repr(t) for t in unknown)} in {distortion!r}; "
                         f"choose '+'-joined from {', '.join(DISTORTIONS)}")
     return {"proxy": "analytic", "quality": quality, "distortion": "+".join(terms), "rate_weight": rate_weight,
-            "ssim_weight": ssim_weight}
+            "ssim_weight": ssim_weight, "encoder": encoder}
 
 
 def check_shift(shift):
@@ -116,22 +116,26 @@ def optimise_all(images, configs, steps, lr, shift=0, progress=None):
     return optima
 
 
-def judge_all(images, optima, quality, curve, shift=0, model_paths=(), progress=None):
+def judge_all(images, optima, quality, curve, shift=0, model_paths=(), progress=None, encoder="opencv",
+              opencv_curve=None):
     """The table rows: one per optimum (with its "objective" config and "losses"), then one per Modify-Net file.
 
     Args:
       images: the originals; optima: from :func:`optimise_all`; quality: of the judging;
       curve: :func:`operating_point.reference_curve` of ``images``; shift: the grid shift
       the optima saw (labels); model_paths: Modify-Net .keras files to judge beside them.
-      progress: optional callable() after each model.
+      progress: optional callable() after each model. encoder: the real encoder judged on
+      (``curve`` is its own); opencv_curve: OpenCV's default curve, for savings against it.
 
     Returns:
       list of :func:`operating_point.judge` rows, each optimum and each model once, in order.
     """
-    rows = [{**operating_point.judge(images, edited, quality, curve, objective_label(config, shift)),
+    rows = [{**operating_point.judge(images, edited, quality, curve, objective_label(config, shift), encoder,
+                                     opencv_curve),
              "objective": dict(config), "losses": losses}
             for config, edited, losses in optima]
-    return rows + operating_point.judge_models(list(model_paths), images, quality, curve, progress)
+    return rows + operating_point.judge_models(list(model_paths), images, quality, curve, progress, encoder,
+                                               opencv_curve)
 
 
 def to_markdown(result):
@@ -139,6 +143,7 @@ def to_markdown(result):
     shift = f", JPEG's grid shown {result['grid_shift']} px off" if result["grid_shift"] else ""
     note = (f"Each optimum: the test images' pixels optimised with Adam ({result['steps']} steps, learning rate "
             f"{result['lr']}) for the training objective (analytic proxy, straight-through rounding) at "
-            f"Q{result['quality']}{shift}, then encoded with real OpenCV JPEG.")
+            f"Q{result['quality']}{shift} (proxy of {result.get('encoder', 'opencv')}), then encoded with the real "
+            f"encoder.")
     title = f"Edit optimum at Q{result['quality']}: the training objective's per-image optimum vs plain JPEG"
     return operating_point.to_markdown(result, title=title, notes=[note])
