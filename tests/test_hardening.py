@@ -290,8 +290,8 @@ def test_encode_converts_gray_16bit_and_rgba_pixels_and_keeps_odd_sizes(tmp_path
     write(folder / "seven.png", ramp(7, 7))
     out = tmp_path / "out"
     assert main(["encode", os.fspath(folder), "-o", os.fspath(out), "--model", os.fspath(identity_model),
-                 "--quality", "100"]) == 0
-    # The identity model: each output decodes like plain JPEG of the converted input.
+                 "--quality", "100", "--encoder", "opencv"]) == 0
+    # The identity model: each output decodes like plain (OpenCV) JPEG of the converted input.
     expected = {"gray": np.dstack([gray] * 3), "deep": np.dstack([np.round(deep / 257.0).astype(np.uint8)] * 3),
                 "rgba": bgr[:, :, ::-1], "odd": odd[:, :, ::-1], "one": np.full((1, 1, 3), 200, np.uint8),
                 "seven": np.dstack([ramp(7, 7)] * 3)}

@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 KODAK_NAMES = [f"kodim{i:02d}.png" for i in range(1, 25)]
 
-# An absolute path on some machine: /work/.., /root/.., /home/.., /tmp/.., /Users/.. not preceded by a
-# word character or a dot, so URL paths ("https://host/home/..") and relative paths ("a/tmp/..",
+# An absolute path on some machine: a slash, then one of work, root, home, tmp or Users, then a
+# slash, not preceded by a word character or a dot, so URL paths ("https://host/home/..") and relative paths ("a/tmp/..",
 # "./tmp/..") do not count. A file:// URL of an absolute path does count: docs write
 # "file://<folder>/" instead.
 ABSOLUTE = re.compile(r"(?<![\w.])/(work|root|home|tmp|Users)/")

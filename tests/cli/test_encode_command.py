@@ -72,7 +72,7 @@ def default_run(tmp_path_factory, photo):
 def test_default_model_is_found_from_any_working_directory(default_run, photo):
     result, out = default_run
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "1 of 1 file(s) written to out (quality 15)" in result.stdout
+    assert "1 of 1 file(s) written to out (quality 15, mozjpeg)" in result.stdout
     assert encode.default_model() == ROOT / "saved_models" / "tfjpegnet_q15"
     decoded = codec.decode_jpeg((out / "photo.jpg").read_bytes())
     assert decoded.shape == codec.read_image(photo).shape
