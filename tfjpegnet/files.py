@@ -46,6 +46,7 @@ def write_text(path, text):
     write_bytes(path, text.encode("utf-8"))
 
 
-def write_json(path, obj):
-    """Atomically write ``obj`` as indented JSON to ``path``."""
-    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+def write_json(path, obj, indent=2):
+    """Atomically write ``obj`` as JSON to ``path``, sorted keys, indented (``indent=None``: compact)."""
+    separators = None if indent is not None else (",", ":")
+    write_text(path, json.dumps(obj, indent=indent, sort_keys=True, separators=separators) + "\n")

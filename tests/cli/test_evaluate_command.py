@@ -87,11 +87,15 @@ def test_evaluate_run_writes_metrics_report_and_figures(fake_run, tmp_path, monk
     assert "-6.32" in report  # the paper's stage-1 PSNR difference at Q15
     assert "DESIGN" not in report and "nearest reconstruction level" in report
     pngs = sorted(p.name for p in out.glob("*.png"))
-    assert pngs == ["encoders_full.png", "encoders_paper.png", "rd_full.png", "rd_paper.png",
-                    "visual_crop22.png", "visual_crop23.png"]
+    assert pngs == ["encoders_full.png", "encoders_paper.png", "rd_full.png", "rd_paper.png"]
     for name in pngs:
         assert f"({name})" in report
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    jpegs = sorted(p.name for p in out.glob("*.jpg"))
+    assert jpegs == ["visual_crop22.jpg", "visual_crop23.jpg"]
+    for name in jpegs:
+        assert f"({name})" in report
+        assert (out / name).read_bytes()[:2] == b"\xff\xd8"
     assert not [p for p in os.listdir(out) if p.startswith(".")]  # no temporary files left
     assert "[full] stage1 vs JPEG Q15" in capsys.readouterr().out
 

@@ -5,7 +5,7 @@ The proposed path is x -> Modify-Net -> round to 8 bits (:func:`tfjpegnet.pixels
 the same encoder settings. Two protocols are measured, by name (:data:`PROTOCOLS`):
 "paper" (the test images' 64x64 patches, each JPEG-encoded on its own, as the paper did)
 and "full" (each whole image encoded once: what a user sees). :func:`evaluate` returns
-every number; :func:`write_outputs` writes metrics.json, report.md and the PNG figures.
+every number; :func:`write_outputs` writes metrics.json (compact), report.md and the figures.
 The command around it is :mod:`tfjpegnet.cli.evaluate`.
 """
 
@@ -435,7 +435,7 @@ def evaluate(images, nets, quality, qualities, encoder_names, sweep="all", jpeg_
 # ----- outputs --------------------------------------------------------------------------------
 
 def write_figures(out, results, images, edited):
-    """Write the RD, encoder and visual-grid PNGs into ``out``; returns their file names.
+    """Write the RD and encoder PNGs and the visual-grid JPEGs into ``out``; returns their file names.
 
     Returns:
       dict: "rd" and "encoders" (protocol -> file name), "visual" (image -> file name).
@@ -471,7 +471,7 @@ def write_figures(out, results, images, edited):
             decoded = codec.jpeg_roundtrip(edited[model]["full"][name][0], quality)[0]
             panels.append((_caption(f"{model} + JPEG Q{quality}", row[model]["images"][name]), decoded))
         panels.append((f"{final} output (before JPEG)", edited[final]["full"][name][0]))
-        names["visual"][name] = f"visual_{name}.png"
+        names["visual"][name] = f"visual_{name}.jpg"
         figures.visual_grid(os.path.join(out, names["visual"][name]), panels, figures.detail_crop(rgb),
                             f"{name}: plain JPEG vs Modify-Net + JPEG at Q{quality} (OpenCV), zoom below")
     return names
@@ -500,6 +500,6 @@ def write_outputs(out, results, images, edited):
       the figure names of :func:`write_figures`.
     """
     figure_names = write_figures(out, results, images, edited)
-    files.write_json(os.path.join(out, "metrics.json"), metrics.json_ready(results))
+    files.write_json(os.path.join(out, "metrics.json"), metrics.json_ready(results), indent=None)  # large: compact
     files.write_text(os.path.join(out, "report.md"), report.render(results, figure_names))
     return figure_names

@@ -1,4 +1,4 @@
-"""PNG figures for the evaluation report: rate-distortion curves and visual grids.
+"""Figures for the evaluation report: rate-distortion curves (PNG) and visual grids (JPEG).
 
 Rendered with matplotlib's non-interactive Agg backend and written atomically.
 """
@@ -14,10 +14,16 @@ from tfjpegnet import files  # noqa: E402
 from tfjpegnet.evaluation import metrics  # noqa: E402
 
 
-def _save(fig, path):
-    """Write ``fig`` to ``path`` as PNG atomically and close it."""
+# Visual grids are photographs: stored as JPEG (quality 90, no chroma subsampling), about
+# a quarter of the PNG's size; the artefacts they show are far coarser than these.
+VISUAL_JPEG = {"quality": 90, "subsampling": 0}
+
+
+def _save(fig, path, image_format="png"):
+    """Write ``fig`` to ``path`` atomically ("png", or "jpeg" with :data:`VISUAL_JPEG`) and close it."""
+    options = {"pil_kwargs": VISUAL_JPEG} if image_format == "jpeg" else {}
     with files.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        fig.savefig(tmp, format=image_format, dpi=110, bbox_inches="tight", **options)
     plt.close(fig)
 
 
@@ -41,7 +47,7 @@ def rd_figure(path, curves, title):
         axis.grid(True, alpha=0.3)
     axes[1].legend(fontsize=8, loc="lower right")
     fig.suptitle(title)
-    _save(fig, path)
+    _save(fig, path, "jpeg")
 
 
 def detail_crop(rgb, fraction=4):
@@ -69,7 +75,7 @@ def visual_grid(path, panels, crop, title):
     """A row of whole images and, below, the same zoomed crop of each (like the paper's Figs. 3-5).
 
     Args:
-      path: output PNG path.
+      path: output JPEG path (``.jpg``; see :data:`VISUAL_JPEG`).
       panels: list of (caption, RGB uint8 [H, W, 3]), all the same size.
       crop: (top, left, size) of the zoomed window, from :func:`detail_crop`.
       title: figure title.
@@ -89,4 +95,4 @@ def visual_grid(path, panels, crop, title):
             axis.set_xticks([])
             axis.set_yticks([])
     fig.suptitle(title)
-    _save(fig, path)
+    _save(fig, path, "jpeg")

@@ -196,7 +196,7 @@ def render(results, figure_names):
 
     Args:
       results: from evaluate.evaluate (with "source" added) or metrics.json loaded back.
-      figure_names: dict "rd", "encoders" (protocol -> PNG name), "visual" (image -> PNG name).
+      figure_names: dict "rd", "encoders" (protocol -> PNG name), "visual" (image -> JPEG name).
     """
     q = results["quality"]
     source = results.get("source", {})
