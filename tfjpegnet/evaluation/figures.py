@@ -47,7 +47,7 @@ def rd_figure(path, curves, title):
         axis.grid(True, alpha=0.3)
     axes[1].legend(fontsize=8, loc="lower right")
     fig.suptitle(title)
-    _save(fig, path, "jpeg")
+    _save(fig, path)
 
 
 def detail_crop(rgb, fraction=4):
