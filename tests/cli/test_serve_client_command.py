@@ -41,3 +41,22 @@ def test_tools_wrapper_is_the_subcommand(tmp_path):
                             cwd=tmp_path, env=fresh_env(), capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "usage: tfjpegnet serve-client" in result.stdout and "--protocol" in result.stdout
+
+
+def test_served_pixels_can_be_encoded_by_mozjpeg_here(tmp_path, kodak_dir):
+    """serving_default's edited pixels + --encoder mozjpeg: the file mozjpeg writes of those pixels."""
+    import numpy as np
+
+    from tfjpegnet.cli import main, serve_client
+    from tfjpegnet.jpeg import codec, encoders
+
+    rgb = codec.read_image(kodak_dir / "kodim05.png")[:64, :96]
+    target = serve_client.save_result("serving_default", [rgb], str(tmp_path / "in.png"), str(tmp_path / "out"),
+                                      "mozjpeg", 15)
+    assert target.endswith("in.jpg")
+    data = (tmp_path / "out" / "in.jpg").read_bytes()
+    assert data == encoders.encode("mozjpeg", rgb, 15)
+    assert codec.decode_jpeg(data).shape == rgb.shape and np.any(codec.decode_jpeg(data) != 0)
+    image = tmp_path / "x.png"
+    image.write_bytes(codec.encode_jpeg(rgb, 90))  # any readable image
+    assert main(["serve-client", str(image), "-o", str(tmp_path / "o"), "--encoder", "mozjpeg", "--dry-run"]) == 2

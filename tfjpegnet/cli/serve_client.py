@@ -2,7 +2,9 @@
 
 Each image is one request. With the ``encode`` signature the file's bytes are sent and
 the answer is written as OUTDIR/<name>.jpg; with ``serving_default`` the decoded pixels
-are sent and the edited pixels come back as OUTDIR/<name>.png (lossless). Exit code 0
+are sent and the edited pixels come back as OUTDIR/<name>.png (lossless), or, with
+``--encoder E --quality Q``, are encoded here by that encoder (mozjpeg: the smallest files;
+the ``encode`` signature can only use TensorFlow's libjpeg-turbo) as OUTDIR/<name>.jpg. Exit code 0
 on success, 1 if the server cannot be reached or answers with an error, 2 for bad
 arguments or unreadable inputs.
 """
@@ -33,6 +35,10 @@ def add_arguments(parser):
     parser.add_argument("--protocol", choices=("rest", "grpc"), default="rest", help="API to use")
     parser.add_argument("--signature", choices=SIGNATURES, default="encode",
                         help="encode: files -> .jpg; serving_default: pixels -> edited .png")
+    parser.add_argument("--encoder", choices=("mozjpeg", "mozjpeg-baseline", "jpegli", "opencv-optimize"),
+                        help="with serving_default: encode the edited pixels with this encoder (needs --quality, "
+                             "the model's)" + DESCRIBED_DEFAULT)
+    parser.add_argument("--quality", type=int, help="JPEG quality for --encoder" + DESCRIBED_DEFAULT)
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
     parser.add_argument("--dry-run", action="store_true",
                         help="print each request instead of sending it")
@@ -48,15 +54,24 @@ def request_values(signature, path):
     return codec.read_image(path)[None]
 
 
-def save_result(signature, result, path, out_dir):
-    """Write one response item as ``out_dir/<stem>.jpg`` (encode) or ``.png``; returns the path."""
+def save_result(signature, result, path, out_dir, encoder=None, quality=None):
+    """Write one response item as ``out_dir/<stem>.jpg`` (encode, or edited pixels through
+    ``encoder`` at ``quality``) or ``.png`` (edited pixels); returns the path."""
     from tfjpegnet import files
 
     stem = os.path.splitext(os.path.basename(path))[0]
-    target = os.path.join(out_dir, stem + (".jpg" if signature == "encode" else ".png"))
+    as_jpeg = signature == "encode" or encoder is not None
+    target = os.path.join(out_dir, stem + (".jpg" if as_jpeg else ".png"))
     if os.path.realpath(target) == os.path.realpath(path):
         raise UserError(f"output {target} would overwrite the input; choose another -o")
-    files.write_bytes(target, result[0] if signature == "encode" else _png(result[0]))
+    if signature == "encode":
+        data = result[0]
+    elif encoder is not None:
+        from tfjpegnet.jpeg import encoders
+        data = encoders.encode(encoder, result[0], quality)
+    else:
+        data = _png(result[0])
+    files.write_bytes(target, data)
     return target
 
 
@@ -98,6 +113,10 @@ def run(args):
     Bad arguments and unreadable inputs raise UserError / OSError (exit code 2 from
     :func:`tfjpegnet.cli.main`).
     """
+    if args.encoder is not None and (args.signature != "serving_default" or args.quality is None):
+        raise UserError("--encoder needs --signature serving_default and --quality (the model's quality)")
+    if args.quality is not None and not 1 <= args.quality <= 100:
+        raise UserError(f"--quality must be in 1..100, got {args.quality}")
     port = args.port or (REST_PORT if args.protocol == "rest" else GRPC_PORT)
     if args.protocol == "grpc":
         import grpc
@@ -108,7 +127,7 @@ def run(args):
         for path in args.images:
             result = exchange(args, port, request_values(args.signature, path))
             if result is not None:
-                print(save_result(args.signature, result, path, args.out))
+                print(save_result(args.signature, result, path, args.out, args.encoder, args.quality))
     except urllib.error.HTTPError as err:
         print(f"tfjpegnet serve-client: TF Serving answered {err.code}: "
               f"{err.read().decode(errors='replace')}", file=sys.stderr)
