@@ -75,3 +75,25 @@ def tiny_modify_net(seed=0, mcu_branch=0):
     for weight in net.weights:
         weight.assign(weight.numpy() + rng.normal(0, 0.003, weight.shape).astype(np.float32))
     return net
+
+
+@pytest.fixture
+def image_dir(tmp_path, kodak_dir):
+    """Two real 96x128 Kodak crops as PNG files (each gives two 64x64 patches)."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in (22, 23):
+        image = cv2.imread(os.fspath(kodak_dir / f"kodim{i}.png"))
+        cv2.imwrite(os.fspath(folder / f"crop{i}.png"), image[200:296, 300:428])
+    return folder
+
+
+@pytest.fixture
+def tiny_kodak(kodak_dir, tmp_path):
+    """Real 64x128 crops of kodim01, kodim22 and kodim23; the test split (22, 23) has 4 patches."""
+    folder = tmp_path / "kodak"
+    folder.mkdir()
+    for name in ("kodim01", "kodim22", "kodim23"):
+        image = cv2.imread(os.fspath(kodak_dir / f"{name}.png"))
+        cv2.imwrite(os.fspath(folder / f"{name}.png"), image[200:264, 300:428])
+    return folder

@@ -13,7 +13,6 @@ import textwrap
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
 from tfjpegnet import cli

@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import sys
 
-import cv2
 import numpy as np
 import pytest
 
@@ -15,17 +14,6 @@ from conftest import tiny_modify_net
 from tfjpegnet import models
 from tfjpegnet.cli import evaluate as command
 from tfjpegnet.cli import main
-
-
-@pytest.fixture
-def image_dir(tmp_path, kodak_dir):
-    """Two real 96x128 Kodak crops as PNG files (each gives two 64x64 patches)."""
-    folder = tmp_path / "images"
-    folder.mkdir()
-    for i in (22, 23):
-        image = cv2.imread(os.fspath(kodak_dir / f"kodim{i}.png"))
-        cv2.imwrite(os.fspath(folder / f"crop{i}.png"), image[200:296, 300:428])
-    return folder
 
 
 @pytest.fixture

@@ -3,21 +3,9 @@
 import json
 import os
 
-import cv2
 import pytest
 
 from tfjpegnet.cli import main
-
-
-@pytest.fixture
-def tiny_kodak(kodak_dir, tmp_path):
-    """Real 64x128 crops of kodim01, kodim22 and kodim23; the test split (22, 23) has 4 patches."""
-    folder = tmp_path / "kodak"
-    folder.mkdir()
-    for name in ("kodim01", "kodim22", "kodim23"):
-        image = cv2.imread(os.fspath(kodak_dir / f"{name}.png"))
-        cv2.imwrite(os.fspath(folder / f"{name}.png"), image[200:264, 300:428])
-    return folder
 
 
 def refuse(constant):

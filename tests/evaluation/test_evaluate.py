@@ -17,17 +17,6 @@ from tfjpegnet.errors import UserError
 from tfjpegnet.evaluation import evaluate
 
 
-@pytest.fixture
-def image_dir(tmp_path, kodak_dir):
-    """Two real 96x128 Kodak crops as PNG files (each gives two 64x64 patches)."""
-    folder = tmp_path / "images"
-    folder.mkdir()
-    for i in (22, 23):
-        image = cv2.imread(os.fspath(kodak_dir / f"kodim{i}.png"))
-        cv2.imwrite(os.fspath(folder / f"crop{i}.png"), image[200:296, 300:428])
-    return folder
-
-
 def _perturbed_modify_net():
     """A tiny Modify-Net whose last layer is small random instead of zero (so it edits a little)."""
     keras.utils.set_random_seed(3)

@@ -12,7 +12,7 @@ from tfjpegnet.evaluation import summary
 from tfjpegnet.evaluation.summary import (DETAILS_END, DETAILS_START, END, PERF_END, PERF_START, START,
                                           update_readme)
 
-from test_evaluate import fake_run, image_dir  # noqa: F401  (fixtures)
+from test_evaluate import fake_run  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 

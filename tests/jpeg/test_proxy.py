@@ -1,18 +1,14 @@
 """The analytic JPEG proxy against real OpenCV JPEG, its gradients and its Keras layer."""
 
-import json
 import math
-import os
 
-import cv2
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfjpegnet import datasets, models
+from tfjpegnet import datasets
 from tfjpegnet.jpeg import codec, encoders, proxy
-from tfjpegnet.cli import main
 
 QUALITIES = (5, 15, 50, 90)
 
@@ -116,41 +112,6 @@ def test_layer_computes_float32_under_mixed_precision(patches):
     assert out.dtype == tf.float32
     assert layer.compute_dtype == "float32"
 
-
-
-@pytest.fixture
-def tiny_kodak(kodak_dir, tmp_path):
-    """Real 64x128 crops of kodim01, kodim22 and kodim23; the test split (22, 23) has 4 patches."""
-    folder = tmp_path / "kodak"
-    folder.mkdir()
-    for name in ("kodim01", "kodim22", "kodim23"):
-        image = cv2.imread(os.fspath(kodak_dir / f"{name}.png"))
-        cv2.imwrite(os.fspath(folder / f"{name}.png"), image[200:264, 300:428])
-    return folder
-
-
-def test_fidelity_command_writes_table(tiny_kodak, tmp_path):
-    run_dir = tmp_path / "run"
-    (run_dir / "stage1").mkdir(parents=True)
-    (run_dir / "config.json").write_text(json.dumps({"quality": 15}))
-    models.build_jpeg_net(filters=4).save(run_dir / "stage1" / "jpeg_net.keras")
-    out = tmp_path / "out"
-    code = main(["fidelity", "--data-dir", os.fspath(tiny_kodak), "--qualities", "50,15",
-                 "--run", os.fspath(run_dir), "--out", os.fspath(out)])
-    assert code == 0
-    result = json.loads((out / "fidelity.json").read_text())
-    assert result["patches"] == 4 and [r["quality"] for r in result["rows"]] == [15, 50]
-    for row in result["rows"]:
-        assert row["proxy_exact"] is None and row["proxy_exact_mse"] == 0.0  # identical
-    assert set(result["rows"][0]["jpeg_net"]) == {"stage1"} and result["rows"][1]["jpeg_net"] == {}
-    assert "| 15 | identical |" in (out / "fidelity.md").read_text()
-
-
-def test_fidelity_command_rejects_a_non_run_without_writing(tiny_kodak, tmp_path):
-    out = tmp_path / "out"
-    code = main(["fidelity", "--data-dir", os.fspath(tiny_kodak), "--qualities", "15",
-                 "--run", os.fspath(tmp_path), "--out", os.fspath(out)])
-    assert code == 2 and not out.exists()
 
 
 @pytest.mark.parametrize("quality", [5, 15, 30, 50, 75, 95])
