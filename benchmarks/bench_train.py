@@ -85,6 +85,7 @@ def make_trainer(args, precision, out):
              "--batch-modify", str(args.batch), "--max-patches", str(args.max_patches), "--seed", "0"]
     if args.data_dir:
         flags += ["--data-dir", args.data_dir]
+    flags += args.train_flags.split()
     parser = argparse.ArgumentParser()
     train.add_arguments(parser)
     return StageTrainer(train.prepare_config(parser.parse_args(flags)))
@@ -176,7 +177,10 @@ def format_table(rows):
 def format_markdown(results):
     """The results as a Markdown table with the machine and command above it (str)."""
     info, settings = results["machine"], results["settings"]
-    lines = [f"Modify-Net {settings['depth']}x{settings['filters']} training throughput (patches/s), batch "
+    net = f"{settings['depth']}x{settings['filters']}"
+    if settings.get("train_flags"):
+        net += f" with `{settings['train_flags']}`"  # e.g. --arch light: then depth is unused
+    lines = [f"Modify-Net {net} training throughput (patches/s), batch "
              f"{settings['batch']}, proxy {settings['proxy']}; {info['cpu']}, {info['cpu_count']} cores, "
              f"TensorFlow {info['tensorflow']}, load average {info['load_average_1min']:.1f} at start. "
              f"Median of {settings['rounds']} rounds of {settings['steps']} steps. "
@@ -200,6 +204,9 @@ def parse_args(argv):
     parser.add_argument("--proxy", choices=("jpegnet", "analytic"), default="jpegnet",
                         help="what Modify-Net trains through (the paper: jpegnet)")
     parser.add_argument("--quality", type=int, default=15, help="JPEG quality")
+    parser.add_argument("--train-flags", default="",
+                        help="more `tfjpegnet train` flags for the net and its loss, e.g. \"--arch light --factor 4 "
+                             "--blocks 6 --mcu-branch 256 --distortion proximity+proximity-ssim --rate-weight 0.02\"")
     for key, value in FULL.items():
         parser.add_argument("--" + key.replace("_", "-"), type=int, default=None,
                             help=f"(default {value}; --quick: {QUICK[key]})")
@@ -226,7 +233,7 @@ def main(argv=None):
     info["load_average_1min_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     results = {"benchmark": "train", "command": " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]]),
                "quick": args.quick, "machine": info,
-               "settings": {key: getattr(args, key) for key in (*FULL, "quality", "proxy", "data_dir")},
+               "settings": {key: getattr(args, key) for key in (*FULL, "quality", "proxy", "data_dir", "train_flags")},
                "target_ratio_b_a": 0.9, "rows": rows}
     print(f"Modify-Net {args.depth}x{args.filters} training throughput, batch {args.batch}, "
           f"proxy {args.proxy}, {info['cpu']} x{info['cpu_count']} (load {info['load_average_1min']:.1f})")
