@@ -14,9 +14,9 @@ from tfjpegnet import files  # noqa: E402
 from tfjpegnet.evaluation import metrics  # noqa: E402
 
 
-# Visual grids are photographs: stored as JPEG (quality 90, no chroma subsampling), about
-# a quarter of the PNG's size; the artefacts they show are far coarser than these.
-VISUAL_JPEG = {"quality": 90, "subsampling": 0}
+# Visual grids are photographs: stored as JPEG (quality 80, no chroma subsampling), about
+# a sixth of the PNG's size; the artefacts they show (JPEG at Q5..Q15) are far coarser.
+VISUAL_JPEG = {"quality": 80, "subsampling": 0}
 
 
 def _save(fig, path, image_format="png"):
