@@ -73,15 +73,15 @@ def run(args):
     """Fit and write the report; returns the exit code."""
     from tfjpegnet.evaluation.evaluate import parse_qualities
     from tfjpegnet.files import write_json, write_text
-    from tfjpegnet.jpeg import model_fit
+    from tfjpegnet.evaluation import encoder_model
 
     qualities = parse_qualities(args.qualities)
     crops = _crops(args)
     result = {"data_dir": os.path.relpath(args.data_dir), "crops": len(crops), "crop": args.crop,
               "downscale": args.downscale, "qualities": qualities,
-              "dead_zone": model_fit.fit_dead_zone(crops, qualities),
-              "rate": {"mozjpeg": model_fit.fit_rate(crops, qualities, "mozjpeg", "mozjpeg"),
-                       "opencv": model_fit.fit_rate(crops, qualities, "opencv", "opencv")}}
+              "dead_zone": encoder_model.fit_dead_zone(crops, qualities),
+              "rate": {"mozjpeg": encoder_model.fit_rate(crops, qualities, "mozjpeg", "mozjpeg"),
+                       "opencv": encoder_model.fit_rate(crops, qualities, "opencv", "opencv")}}
     write_json(os.path.join(args.out, "encoder_model.json"), result)
     text = to_markdown(result)
     write_text(os.path.join(args.out, "encoder_model.md"), text)

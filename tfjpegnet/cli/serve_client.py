@@ -14,7 +14,7 @@ import os
 import sys
 import urllib.error
 
-from tfjpegnet.cli import DESCRIBED_DEFAULT
+from tfjpegnet.cli import DESCRIBED_DEFAULT, argtypes
 from tfjpegnet.errors import UserError
 
 # Kept in step with tfjpegnet.deploy.serving_client (not imported here: --help loads no TensorFlow).
@@ -38,7 +38,7 @@ def add_arguments(parser):
     parser.add_argument("--encoder", choices=("mozjpeg", "mozjpeg-baseline", "jpegli", "opencv-optimize"),
                         help="with serving_default: encode the edited pixels with this encoder (needs --quality, "
                              "the model's)" + DESCRIBED_DEFAULT)
-    parser.add_argument("--quality", type=int, help="JPEG quality for --encoder" + DESCRIBED_DEFAULT)
+    parser.add_argument("--quality", type=argtypes.quality_arg, help="JPEG quality for --encoder" + DESCRIBED_DEFAULT)
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
     parser.add_argument("--dry-run", action="store_true",
                         help="print each request instead of sending it")
@@ -115,8 +115,6 @@ def run(args):
     """
     if args.encoder is not None and (args.signature != "serving_default" or args.quality is None):
         raise UserError("--encoder needs --signature serving_default and --quality (the model's quality)")
-    if args.quality is not None and not 1 <= args.quality <= 100:
-        raise UserError(f"--quality must be in 1..100, got {args.quality}")
     port = args.port or (REST_PORT if args.protocol == "rest" else GRPC_PORT)
     if args.protocol == "grpc":
         import grpc

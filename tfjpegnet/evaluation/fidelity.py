@@ -21,7 +21,7 @@ import tensorflow as tf
 from tfjpegnet import datasets, models, pixels, runs
 from tfjpegnet.errors import UserError
 from tfjpegnet.evaluation import metrics
-from tfjpegnet.jpeg import codec, color, proxy, rate
+from tfjpegnet.jpeg import codec, color, encoders, proxy, rate
 from tfjpegnet.jpeg.quality_range import check_quality
 
 PATCH = 64
@@ -60,20 +60,7 @@ def jpegnet_decode(model, patches):
 
 def scan_size(jpeg):
     """Bytes of entropy-coded data in a one-scan JPEG file (after the SOS header, before EOI)."""
-    pos = 2
-    while jpeg[pos + 1] != 0xDA:
-        pos += 2 + int.from_bytes(jpeg[pos + 2:pos + 4], "big")
-    return len(jpeg) - (pos + 2 + int.from_bytes(jpeg[pos + 2:pos + 4], "big")) - 2
-
-
-def _spearman(x, y):
-    """Spearman rank correlation of two equal-length 1-D arrays, or None if undefined."""
-    from scipy.stats import spearmanr  # evaluation-only dependency
-
-    if len(x) < 2:
-        return None
-    value = spearmanr(x, y)[0]
-    return None if np.isnan(value) else float(value)
+    return len(jpeg) - encoders.header_bytes(jpeg) - 2
 
 
 def run_jpeg_nets(run_dir):
@@ -122,7 +109,7 @@ def measure(patches, qualities, jpeg_nets=None, run_quality=None, batch_size=96,
                "proxy_exact_mse": metrics.mse(real, exact),
                "proxy_identical_patches": float(np.mean(np.all(exact == real, axis=(1, 2, 3)))),
                "identity": metrics.psnr(real, patches),
-               "rate_spearman": _spearman(est_bpp, real_bpp),
+               "rate_spearman": metrics.spearman(est_bpp, real_bpp),
                "bpp_file": float(real_bpp.mean()), "bpp_scan": float(scan_bpp.mean()),
                "bpp_estimated": float(est_bpp.mean()),
                "jpeg_net": {}}
@@ -133,7 +120,7 @@ def measure(patches, qualities, jpeg_nets=None, run_quality=None, batch_size=96,
         if progress:
             progress()
     return {"patches": int(len(patches)), "patch_size": int(patches.shape[1]), "rows": rows,
-            "rate_spearman_pooled": _spearman(np.concatenate(all_est), np.concatenate(all_real)),
+            "rate_spearman_pooled": metrics.spearman(np.concatenate(all_est), np.concatenate(all_real)),
             "jpeg_net_stages": list(jpeg_nets), "run_quality": run_quality}
 
 

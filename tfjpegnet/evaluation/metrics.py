@@ -187,3 +187,13 @@ def json_ready(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def spearman(x, y):
+    """Spearman rank correlation of two equal-length 1-D arrays: float in [-1, 1], or None if undefined."""
+    from scipy.stats import spearmanr  # evaluation-only dependency
+
+    if len(x) < 2:
+        return None
+    value = spearmanr(x, y)[0]
+    return None if np.isnan(value) else float(value)

@@ -171,3 +171,11 @@ def quant_tables_of(data):
             break
         i += 2 + length
     return tables
+
+
+def header_bytes(data):
+    """Bytes of a JPEG file (bytes) before its first scan's entropy-coded data: markers up to and with the first SOS."""
+    pos = 2
+    while data[pos + 1] != 0xDA:
+        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+    return pos + 2 + int.from_bytes(data[pos + 2:pos + 4], "big")

@@ -34,7 +34,10 @@ class Validation:
 
     Args:
       test_patches: uint8 RGB [N, h, w, 3].
-      quality: JPEG quality 1..100; plain JPEG of the patches is computed once, here.
+      quality: JPEG quality 1..100.
+      encoder: the real encoder of the proposed path and of plain JPEG (a name of
+        :data:`tfjpegnet.jpeg.encoders.ENCODERS`). Plain JPEG of the patches (OpenCV's, for
+        JPEG-Net, and ``encoder``'s) is computed once, here.
     """
 
     def __init__(self, test_patches, quality, encoder="opencv"):
@@ -42,6 +45,13 @@ class Validation:
         self.quality = quality
         self.encoder = encoder
         self.plain = patches.jpeg_targets(test_patches, quality)
+        decoded, self.plain_sizes = self._encode(test_patches)
+        self.plain_psnr = metrics.psnr(test_patches, decoded)
+
+    def _encode(self, rgb):
+        """``encoder``'s JPEG of each uint8 patch [N, h, w, 3]: (decoded uint8 [N, h, w, 3], file sizes)."""
+        files = [encoders.encode(self.encoder, p, self.quality) for p in rgb]
+        return np.stack([codec.decode_jpeg(f) for f in files]), [len(f) for f in files]
 
     def modify_net(self, modify_net):
         """Real-JPEG quality of ``modify_net``'s edit of the test patches.
@@ -51,18 +61,12 @@ class Validation:
         OpenCV decode) and of plain JPEG; ``test_bpp`` and ``test_bpp_plain``, their mean bits
         per pixel (each patch encoded on its own).
         """
-        q = self.quality
-        edited = edit_uint8(modify_net, self.patches)
-        files = [encoders.encode(self.encoder, p, q) for p in edited]
-        plain_files = [encoders.encode(self.encoder, p, q) for p in self.patches]
-        decoded = np.stack([codec.decode_jpeg(f) for f in files])
-        plain = np.stack([codec.decode_jpeg(f) for f in plain_files])
-        sizes, plain_sizes = [len(f) for f in files], [len(f) for f in plain_files]
+        decoded, sizes = self._encode(edit_uint8(modify_net, self.patches))
         pixels = self.patches.shape[1] * self.patches.shape[2]
         return {"test_psnr": metrics.psnr(self.patches, decoded),
-                "test_psnr_plain": metrics.psnr(self.patches, plain),
+                "test_psnr_plain": self.plain_psnr,
                 "test_bpp": 8 * float(np.mean(sizes)) / pixels,
-                "test_bpp_plain": 8 * float(np.mean(plain_sizes)) / pixels}
+                "test_bpp_plain": 8 * float(np.mean(self.plain_sizes)) / pixels}
 
     def jpeg_net(self, jpeg_net):
         """JPEG-Net's fidelity: {"test_jpegnet_psnr": PSNR (dB) of its output vs real JPEG}.

@@ -15,20 +15,8 @@ Crops are RGB uint8 [N, h, w, 3] with h, w multiples of 16.
 import numpy as np
 import tensorflow as tf
 
+from tfjpegnet.evaluation import metrics
 from tfjpegnet.jpeg import codec, encoders, proxy, rate
-
-
-def header_bytes(data):
-    """Bytes of a JPEG file before its first scan's entropy-coded data (markers up to the first SOS)."""
-    pos = 2
-    while data[pos + 1] != 0xDA:
-        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
-    return pos + 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
-
-
-def _psnr(a, b):
-    mse = float(np.mean((np.asarray(a, np.float64) - b) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
 
 
 def _decode_with_slope(crops, quality, slope):
@@ -51,11 +39,11 @@ def fit_dead_zone(crops, qualities, slopes=np.arange(0.0, 1.81, 0.1)):
     rows = []
     for quality in qualities:
         real = np.stack([codec.decode_jpeg(encoders.encode("mozjpeg", c, quality)) for c in crops])
-        scores = {float(s): _psnr(_decode_with_slope(crops, quality, s), real) for s in slopes}
+        scores = {float(s): metrics.psnr(_decode_with_slope(crops, quality, s), real) for s in slopes}
         best = max(scores, key=scores.get)
         model = np.asarray(proxy.jpeg(tf.constant(crops, tf.float32) / 255.0, quality, "exact", "mozjpeg"))
         rows.append({"quality": int(quality), "slope": round(best, 3), "psnr": scores[best],
-                     "psnr_nearest": scores[0.0], "psnr_model": _psnr(np.round(model * 255.0), real)})
+                     "psnr_nearest": scores[0.0], "psnr_model": metrics.psnr(np.round(model * 255.0), real)})
     return rows
 
 
@@ -68,7 +56,7 @@ def rate_features(crops, quality, encoder):
 def coded_bits(crops, quality, encoder):
     """Per crop, the bits of ``encoder``'s file after its headers: float64 [N]."""
     files = [encoders.encode(encoder, c, quality) for c in crops]
-    return np.array([8.0 * (len(f) - header_bytes(f)) for f in files])
+    return np.array([8.0 * (len(f) - encoders.header_bytes(f)) for f in files])
 
 
 def fit_rate(crops, qualities, encoder, proxy_encoder):
@@ -93,12 +81,6 @@ def fit_rate(crops, qualities, encoder, proxy_encoder):
     rows = []
     for quality, f, t in zip(groups, features, targets):
         estimate = f @ constants
-        rows.append({"quality": int(quality), "spearman": spearman(estimate, t),
+        rows.append({"quality": int(quality), "spearman": metrics.spearman(estimate, t),
                      "mean_ratio": float(np.mean(estimate) / np.mean(t))})
     return {"constants": [float(c) for c in constants], "rows": rows}
-
-
-def spearman(x, y):
-    """Spearman rank correlation of two 1-D arrays (no ties expected): float in [-1, 1]."""
-    rx, ry = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))
-    return float(np.corrcoef(rx, ry)[0, 1])
