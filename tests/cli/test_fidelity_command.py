@@ -32,6 +32,7 @@ def test_writes_strict_json_and_the_table(tiny_kodak, tmp_path, capsys):
     (["--qualities", ","], "at least one quality"),
     (["--batch-size", "0"], "--batch-size"),
     (["--run", "{tmp}"], "config.json not found"),
+    (["--run", "{tmp}", "--encoder", "mozjpeg"], "--encoder opencv"),
 ])
 def test_user_errors_exit_2_and_write_nothing(tiny_kodak, tmp_path, capsys, argv, message):
     out = tmp_path / "out"

@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from tfjpegnet import datasets, models
-from tfjpegnet.jpeg import codec
+from tfjpegnet.jpeg import codec, color
 from tfjpegnet.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -181,6 +181,38 @@ def test_init_model_starts_modify_net_from_a_saved_model(tmp_path, tiny_data_dir
     assert result.returncode == 0, result.stderr[-3000:]
     for a, b in zip(keras.models.load_model(start).get_weights(), final_weights(second, stage=1)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_light_net_distilled_from_a_teacher_moves_towards_its_edit(tmp_path, tiny_data_dir):
+    """--distortion teacher --teacher T: the student learns the teacher's edit (the light nets' first step)."""
+    teacher_run = tmp_path / "teacher"
+    assert run_train(*smoke_flags(tiny_data_dir, teacher_run, "--stages", "1", "--proxy", "analytic",
+                                  "--distortion", "proximity", "--rate-weight", "0.2",
+                                  "--lr-modify", "1e-2")).returncode == 0
+    teacher_path = teacher_run / "stage1" / "modify_net.keras"
+    student_run = tmp_path / "student"
+    result = run_train(*smoke_flags(tiny_data_dir, student_run, "--proxy", "analytic", "--distortion", "teacher",
+                                    "--teacher", os.fspath(teacher_path), "--arch", "light", "--factor", "2",
+                                    "--filters", "8", "--blocks", "1", "--lr-modify", "1e-2",
+                                    "--epochs-modify", "3"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((student_run / "config.json").read_text())["teacher"] == os.fspath(teacher_path)
+    x = tf.constant(datasets.load_patches(sorted(map(os.fspath, tiny_data_dir.glob("*.png")))[:1], 64)[:4],
+                    tf.float32) / 255.0
+    x = color.rgb_to_ycrcb(x)
+    taught = keras.models.load_model(teacher_path)(x).numpy()
+    learned = keras.models.load_model(student_run / "stage1" / "modify_net.keras")(x).numpy()
+    assert np.mean((taught - x.numpy()) ** 2) > 1e-6  # the teacher edits
+    assert np.mean((learned - taught) ** 2) < 0.5 * np.mean((x.numpy() - taught) ** 2)
+
+
+@pytest.mark.parametrize("flags", [["--distortion", "teacher"], ["--distortion", "proximity", "--teacher", "T"]])
+def test_teacher_term_and_teacher_model_go_together(tmp_path, tiny_data_dir, flags):
+    teacher = tmp_path / "T"
+    teacher.write_bytes(b"")
+    flags = [os.fspath(teacher) if f == "T" else f for f in flags]
+    result = run_train(*smoke_flags(tiny_data_dir, tmp_path / "run", "--proxy", "analytic", *flags))
+    assert result.returncode == 2 and "go together" in result.stderr
 
 
 def test_mcu_branch_net_fine_tunes_from_a_net_without_one(tmp_path, tiny_data_dir):

@@ -35,6 +35,23 @@ def test_exact_proxy_is_identical_to_opencv_and_psnr_is_metrics_psnr(patches, re
     assert not hasattr(fidelity, "psnr")  # one PSNR: tfjpegnet.evaluation.metrics.psnr
 
 
+def test_mozjpeg_row_compares_the_trellis_model_with_real_mozjpeg(patches):
+    """Against real mozjpeg the model is close (dead zone) but not exact, and the rate still ranks sizes."""
+    from tfjpegnet.jpeg import encoders
+    result = fidelity.measure(patches, [15], batch_size=3, encoder="mozjpeg")
+    (row,) = result["rows"]
+    real = np.stack([codec.decode_jpeg(encoders.encode("mozjpeg", p, 15)) for p in patches])
+    assert result["encoder"] == "mozjpeg" and row["identity"] == metrics.psnr(real, patches)
+    nearest = fidelity.proxy_decode(patches, 15, "exact", 3)  # OpenCV's proxy: other tables, no dead zone
+    assert 25 < row["proxy_exact"] < float("inf") and row["proxy_exact"] > metrics.psnr(real, nearest)
+    assert row["bpp_file"] == pytest.approx(np.mean([8 * len(encoders.encode("mozjpeg", p, 15)) / 64 ** 2
+                                                     for p in patches]))
+    result.update(images=["kodim23.png"], run=None)
+    assert "# Fidelity of the JPEG models to mozjpeg's JPEG" in fidelity.to_markdown(result)
+    with pytest.raises(UserError, match="--encoder opencv"):
+        fidelity.measure(patches, [15], jpeg_nets={"stage1": None}, run_quality=15, encoder="mozjpeg")
+
+
 def test_no_soft_rounding_column(result):
     assert "proxy_soft" not in result["rows"][0]
     assert "soft" not in fidelity.to_markdown(result)

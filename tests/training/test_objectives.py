@@ -31,6 +31,22 @@ def test_unedited_patch_costs_nothing_and_a_flattened_one_does(x, distortion):
     assert float(loss(x, flat)[0]) > 0.01
 
 
+def test_teacher_term_is_the_distance_to_the_teachers_edit(x, tmp_path):
+    """Distillation: 0 when the edit is the teacher's, the RGB MSE to the teacher's edit otherwise."""
+    from tfjpegnet import models
+    teacher = models.build_modify_net(2, 4)
+    last = teacher.get_layer("conv2")  # zero-initialised: give the teacher an edit to imitate
+    last.set_weights([np.full(w.shape, 0.01, np.float32) for w in last.get_weights()])
+    path = tmp_path / "teacher.keras"
+    teacher.save(path)
+    loss = objective("teacher", teacher=str(path))
+    taught = teacher(x)
+    assert float(loss(x, taught)[0]) == pytest.approx(0.0, abs=1e-9)
+    expected = np.mean((color.ycrcb_to_rgb(x).numpy() - color.ycrcb_to_rgb(taught).numpy()) ** 2)
+    assert expected > 1e-4
+    assert float(loss(x, x)[0]) == pytest.approx(expected, rel=1e-4)
+
+
 def test_decoded_term_is_plain_jpeg_error_for_no_edit_and_passes_a_gradient(x):
     loss = float(objective("decoded")(x, x)[0])
     rgb = np.clip(np.round(color.ycrcb_to_rgb(x).numpy()[0] * 255), 0, 255).astype(np.uint8)

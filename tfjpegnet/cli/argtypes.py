@@ -2,6 +2,7 @@
 
 import argparse
 import math
+import os
 
 from tfjpegnet.errors import UserError
 from tfjpegnet.jpeg.quality_range import check_quality
@@ -32,3 +33,10 @@ positive_int = _typed(int, lambda v: v > 0, "a positive integer")
 nonneg_int = _typed(int, lambda v: v >= 0, "an integer >= 0")
 positive_float = _typed(float, lambda v: v > 0 and math.isfinite(v), "a positive number")
 nonneg_float = _typed(float, lambda v: v >= 0 and math.isfinite(v), "a number >= 0")
+
+
+def existing_file(text):
+    """argparse ``type=`` for the path of a file that must exist (str), with a clear message otherwise."""
+    if not os.path.isfile(text):
+        raise argparse.ArgumentTypeError(f"no such file: {text!r}")
+    return text

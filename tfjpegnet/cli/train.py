@@ -79,6 +79,8 @@ def add_arguments(parser):
     flag("--distortion", "distortion terms, '+'-joined: " + ", ".join(run_config.DISTORTIONS)
          + " (other than 'decoded': analytic proxy)")
     flag("--ssim-weight", "weight of the (1 - SSIM) term", type=argtypes.nonneg_float)
+    flag("--teacher", "a .keras Modify-Net whose edit the 'teacher' distortion term imitates (distillation)",
+         type=argtypes.existing_file)
     flag("--precision", "compute precision", choices=("mixed_bfloat16", "float32"))
     flag("--strategy", "tf.distribute strategy (multiworker reads TF_CONFIG)", choices=STRATEGIES)
     flag("--checkpoint-every", "also checkpoint every N steps inside an epoch", type=argtypes.positive_int)

@@ -1,10 +1,12 @@
-"""How faithfully the JPEG models imitate OpenCV's real JPEG, and how well the rate estimate ranks sizes.
+"""How faithfully the JPEG models imitate a real encoder, and how well the rate estimate ranks sizes.
 
-On 64x64 test patches (each patch JPEG-coded on its own), for each quality:
-PSNR between the analytic proxy's decoded image ("exact" rounding) and OpenCV's, PSNR
-between the uncoded patch and OpenCV's (the reference a model must beat), and the
-Spearman rank correlation between the estimated bits (:mod:`tfjpegnet.jpeg.rate`) and
-OpenCV's file sizes, with the mean sizes. JPEG-Nets (of a training run's stages) are
+On 64x64 test patches (each patch JPEG-coded on its own), for each quality and one real
+encoder (:data:`ENCODERS`: OpenCV, the default, or mozjpeg): PSNR between the analytic
+proxy's decoded image ("exact" rounding; for mozjpeg its tables and dead-zone model of
+trellis quantisation) and the real encoder's, PSNR between the uncoded patch and the
+real encoder's (the reference a model must beat), and the Spearman rank correlation
+between the estimated bits (:mod:`tfjpegnet.jpeg.rate`, that encoder's constants) and the
+real file sizes, with the mean sizes. JPEG-Nets (of a training run's stages) are
 applied to the 8x8 YCrCb blocks of the patches at the run's quality and compared in the
 same way. PSNR is :func:`tfjpegnet.evaluation.metrics.psnr` over all patches (mean MSE
 over patches, RGB, 8-bit, then dB): ``inf`` when every pixel is equal, written as
@@ -25,6 +27,9 @@ from tfjpegnet.jpeg import codec, color, encoders, proxy, rate
 from tfjpegnet.jpeg.quality_range import check_quality
 
 PATCH = 64
+#: The real encoders the proxy models ({name: what the report calls it}).
+ENCODERS = {"opencv": "OpenCV's JPEG (libjpeg-turbo, 4:2:0, standard tables)",
+            "mozjpeg": "mozjpeg (pyvips; table set 3, trellis quantisation, progressive, 4:2:0)"}
 
 
 def parse_qualities(text):
@@ -35,16 +40,16 @@ def parse_qualities(text):
     return values
 
 
-def proxy_decode(patches, quality, rounding, batch_size):
-    """The analytic proxy's decoded patches: uint8 [N, h, w, 3] from uint8 patches [N, h, w, 3]."""
-    out = [proxy.jpeg(tf.constant(patches[i:i + batch_size], tf.float32) / 255.0, quality, rounding)
+def proxy_decode(patches, quality, rounding, batch_size, encoder="opencv"):
+    """``encoder``'s analytic proxy's decoded patches: uint8 [N, h, w, 3] from uint8 patches [N, h, w, 3]."""
+    out = [proxy.jpeg(tf.constant(patches[i:i + batch_size], tf.float32) / 255.0, quality, rounding, encoder)
            for i in range(0, len(patches), batch_size)]
     return np.asarray(pixels.to_uint8(tf.concat(out, axis=0)))
 
 
-def estimated_bpp(patches, quality, batch_size):
-    """tfjpegnet.jpeg.rate's estimated bits per pixel of each patch, float64 [N]."""
-    out = [rate.estimate_bpp(tf.constant(patches[i:i + batch_size], tf.float32) / 255.0, quality)
+def estimated_bpp(patches, quality, batch_size, encoder="opencv"):
+    """tfjpegnet.jpeg.rate's estimated bits per pixel of ``encoder``'s file of each patch, float64 [N]."""
+    out = [rate.estimate_bpp(tf.constant(patches[i:i + batch_size], tf.float32) / 255.0, quality, encoder)
            for i in range(0, len(patches), batch_size)]
     return np.concatenate([o.numpy() for o in out]).astype(np.float64)
 
@@ -59,7 +64,8 @@ def jpegnet_decode(model, patches):
 
 
 def scan_size(jpeg):
-    """Bytes of entropy-coded data in a one-scan JPEG file (after the SOS header, before EOI)."""
+    """Bytes of a JPEG file after its first SOS header, before EOI: its entropy-coded data for one scan
+    (a progressive file's later scan headers, a few bytes each, are counted with it)."""
     return len(jpeg) - encoders.header_bytes(jpeg) - 2
 
 
@@ -75,8 +81,9 @@ def run_jpeg_nets(run_dir):
     return quality, stages
 
 
-def measure(patches, qualities, jpeg_nets=None, run_quality=None, batch_size=96, progress=None):
-    """Compute the fidelity table.
+def measure(patches, qualities, jpeg_nets=None, run_quality=None, batch_size=96, progress=None,
+            encoder="opencv"):
+    """Compute the fidelity table against the real ``encoder`` (a key of :data:`ENCODERS`).
 
     Args:
       patches: uint8 [N, h, w, 3] RGB test patches, h and w multiples of 8.
@@ -86,25 +93,31 @@ def measure(patches, qualities, jpeg_nets=None, run_quality=None, batch_size=96,
       run_quality: the quality the JPEG-Nets were trained for.
       batch_size: patches per proxy call.
       progress: optional callable() invoked after each quality.
+      encoder: the real encoder and the proxy and rate model of it; JPEG-Nets imitate OpenCV
+        only, so ``jpeg_nets`` need "opencv" (UserError otherwise).
 
     Returns:
       dict with per-quality rows (PSNRs in dB, ``inf`` = identical; :func:`to_json` makes
       it strict JSON) and the pooled rate rank correlation (None if undefined).
     """
     jpeg_nets = jpeg_nets or {}
+    if encoder not in ENCODERS:
+        raise UserError(f"unknown encoder {encoder!r}; choose from {', '.join(ENCODERS)}")
+    if jpeg_nets and encoder != "opencv":
+        raise UserError("JPEG-Nets imitate OpenCV's JPEG: a run's JPEG-Nets need --encoder opencv")
     if jpeg_nets:
         qualities = sorted(set(qualities) | {run_quality})
     rows, all_real, all_est = [], [], []
     for quality in qualities:
-        jpegs = [codec.encode_jpeg(p, quality) for p in patches]
+        jpegs = [encoders.encode(encoder, p, quality) for p in patches]
         real = np.stack([codec.decode_jpeg(f) for f in jpegs])
         area = patches.shape[1] * patches.shape[2]
         real_bpp = np.array([8.0 * len(f) / area for f in jpegs])
         scan_bpp = np.array([8.0 * scan_size(f) / area for f in jpegs])
-        est_bpp = estimated_bpp(patches, quality, batch_size)
+        est_bpp = estimated_bpp(patches, quality, batch_size, encoder)
         all_real.append(real_bpp)
         all_est.append(est_bpp)
-        exact = proxy_decode(patches, quality, "exact", batch_size)
+        exact = proxy_decode(patches, quality, "exact", batch_size, encoder)
         row = {"quality": quality, "proxy_exact": metrics.psnr(real, exact),
                "proxy_exact_mse": metrics.mse(real, exact),
                "proxy_identical_patches": float(np.mean(np.all(exact == real, axis=(1, 2, 3)))),
@@ -119,7 +132,7 @@ def measure(patches, qualities, jpeg_nets=None, run_quality=None, batch_size=96,
         rows.append(row)
         if progress:
             progress()
-    return {"patches": int(len(patches)), "patch_size": int(patches.shape[1]), "rows": rows,
+    return {"encoder": encoder, "patches": int(len(patches)), "patch_size": int(patches.shape[1]), "rows": rows,
             "rate_spearman_pooled": metrics.spearman(np.concatenate(all_est), np.concatenate(all_real)),
             "jpeg_net_stages": list(jpeg_nets), "run_quality": run_quality}
 
@@ -137,15 +150,20 @@ def _db(value):
 def to_markdown(result):
     """Render a :func:`measure` result, with "images" and "run" added, as Markdown (str)."""
     stages = result["jpeg_net_stages"]
+    encoder = result.get("encoder", "opencv")
+    name = "OpenCV" if encoder == "opencv" else encoder
+    model = ("exact rounding" if encoder == "opencv"
+             else "mozjpeg's tables and its dead-zone model of trellis quantisation")
     lines = [
-        "# Fidelity of the JPEG models to OpenCV's JPEG", "",
+        f"# Fidelity of the JPEG models to {name}'s JPEG", "",
         f"{result['patches']} patches of {result['patch_size']}x{result['patch_size']} from "
         f"{', '.join(os.path.basename(p) for p in result['images'])}, each JPEG-coded on its own "
-        "(OpenCV, 4:2:0). PSNR in dB against OpenCV's decoded patch, over all patches (mean MSE, "
-        "RGB, 8-bit); \"identical\" = every pixel equal. Proxy = tfjpegnet.jpeg.proxy with exact rounding; "
-        "input = the patch without JPEG. Rate: Spearman rank correlation between tfjpegnet.jpeg.rate's estimate and "
-        "OpenCV's file size; mean bits per pixel of the file, of its entropy-coded data (the file "
-        "without headers) and estimated (tfjpegnet.jpeg.rate, also without headers).", ""]
+        f"with {ENCODERS[encoder]}. PSNR in dB against {name}'s decoded patch (decoded by OpenCV), over all "
+        "patches (mean MSE, RGB, 8-bit); \"identical\" = every pixel equal. Proxy = tfjpegnet.jpeg.proxy "
+        f"with {model}; input = the patch without JPEG. Rate: Spearman rank correlation between "
+        f"tfjpegnet.jpeg.rate's estimate and {name}'s file size; mean bits per pixel of the file, of its "
+        "entropy-coded data (the file after its first scan header) and estimated (tfjpegnet.jpeg.rate, "
+        "also without headers).", ""]
     if stages:
         lines += [f"JPEG-Net: run `{result['run']}` (quality {result['run_quality']}), blocks of 8x8 YCrCb.", ""]
     header = ["Q", "proxy exact", "input", *[f"JPEG-Net {s}" for s in stages],

@@ -40,6 +40,7 @@ DEFAULTS = {
     "distortion": "decoded",      # '+'-joined terms of DISTORTIONS
     "rate_weight": 0.0,           # weight of the estimated bits per pixel (analytic proxy)
     "ssim_weight": 0.01,          # weight of each (1 - SSIM) term
+    "teacher": None,              # .keras Modify-Net whose edit the "teacher" term imitates (distillation)
     # The schedule.
     "epochs_jpeg": 50,            # JPEG-Net epochs per stage
     "epochs_modify": 50,          # Modify-Net epochs per stage
@@ -82,7 +83,7 @@ DEFAULT_PRESET = "cpu"
 #: and the preset's name (its values are the other keys).
 NOT_RESUME = frozenset({"out", "data_dir", "kodak_url", "strategy", "checkpoint_every", "init_model", "preset"})
 
-DISTORTIONS = ("decoded", "proximity", "proximity-ssim")
+DISTORTIONS = ("decoded", "proximity", "proximity-ssim", "teacher")
 
 #: Options that were tried and dropped (the code is in the git history), and the only
 #: value the code still implements (None: any value, the option had no effect without
@@ -157,6 +158,8 @@ def resolve_config(flags):
         raise UserError("--encoder other than opencv needs --proxy analytic (JPEG-Net imitates OpenCV's JPEG)")
     if config["proxy"] == "jpegnet" and (config["rate_weight"] or terms != ("decoded",)):
         raise UserError("--rate-weight and --distortion other than 'decoded' need --proxy analytic")
+    if ("teacher" in terms) != bool(config["teacher"]):
+        raise UserError("--distortion teacher and --teacher go together: the term imitates that model's edit")
     return config
 
 

@@ -11,7 +11,10 @@ al. 2021 ("Better Compression with Deep Pre-Editing"):
 
 - ``decoded``: MSE(JPEG(edited), original), RGB in [0, 1];
 - ``proximity``: MSE(edited, original), RGB in [0, 1];
-- ``proximity-ssim``: ``ssim_weight`` x (1 - SSIM(edited, original)).
+- ``proximity-ssim``: ``ssim_weight`` x (1 - SSIM(edited, original));
+- ``teacher``: MSE(edited, teacher's edit), RGB in [0, 1], where the teacher is another,
+  frozen Modify-Net (``config["teacher"]``, a .keras path): distillation, e.g. the first
+  epochs of a light net from the paper-size model (docs/training.md).
 
 Why the shipped models use ``proximity+proximity-ssim`` with a rate term: at a fixed
 quality, JPEG rounds each DCT coefficient of the original to its nearest quantisation
@@ -23,6 +26,7 @@ error, a gain real JPEG does not give. The proximity terms need no gradient thro
 rounding, and the rate term supplies the pressure towards cheaper coefficients.
 """
 
+import keras
 import tensorflow as tf
 
 from tfjpegnet import models
@@ -37,7 +41,7 @@ class ModifyObjective:
     h and w are multiples of 16.
 
     ``config`` (a dict, e.g. a run's configuration) supplies ``proxy``, ``quality``,
-    ``distortion``, ``rate_weight``, ``ssim_weight`` and optionally ``encoder`` ("opencv", the
+    ``distortion``, ``rate_weight``, ``ssim_weight`` and optionally ``teacher`` and ``encoder`` ("opencv", the
     default, or "mozjpeg": the proxy's tables, trellis model and rate constants). Keys of removed options
     (``contrast_weight``, ``rounding``, ``rate_gradient``, ``train_only_branch``) may be
     absent; if present they must hold the one value still implemented (UserError
@@ -57,6 +61,10 @@ class ModifyObjective:
         self.ssim_weight = config["ssim_weight"]
         self.encoder = config.get("encoder", "opencv")
         self.zone = proxy.dead_zone(self.quality, self.encoder)
+        self.teacher = None
+        if "teacher" in self.terms:
+            self.teacher = keras.models.load_model(config["teacher"], compile=False)
+            self.teacher.trainable = False
 
     def __call__(self, x, edited):
         if not self.analytic:
@@ -73,6 +81,9 @@ class ModifyObjective:
             reference = tf.clip_by_value(original, 0.0, 1.0)
             edited_clipped = tf.clip_by_value(edited_rgb, 0.0, 1.0)
             loss += self.ssim_weight * (1.0 - tf.image.ssim(edited_clipped, reference, max_val=1.0))
+        if self.teacher is not None:
+            target = color.ycrcb_to_rgb(tf.cast(self.teacher(x, training=False), tf.float32))
+            loss += tf.reduce_mean(tf.square(edited_rgb - target), axis=[1, 2, 3])
         if self.rate_weight:
             coefficients = proxy.encode(edited_rgb, self.quality, rounding="none", encoder=self.encoder)
             height, width = tf.shape(x)[1], tf.shape(x)[2]
