@@ -14,7 +14,7 @@ import pytest
 
 from tfjpegnet import models, pixels
 from tfjpegnet.errors import UserError
-from tfjpegnet.evaluation import evaluate
+from tfjpegnet.evaluation import evaluate, metrics, report
 
 
 def _perturbed_modify_net():
@@ -73,7 +73,25 @@ def test_identity_model_gives_zero_difference(image_dir):
         saving = results["bit_saving"][protocol]["opencv"]["stage1"]
         assert saving["at_equal_psnr"] == pytest.approx(0.0, abs=1e-9)
         assert saving["at_equal_ssim"] == pytest.approx(0.0, abs=1e-9)
+        # Against OpenCV default, OpenCV's own combination is the same comparison.
+        assert saving["at_equal_psnr_vs_opencv"] == saving["at_equal_psnr"]
     assert results["images"]["crop22"] == {"height": 96, "width": 128, "patches": 2}
+
+
+def test_identity_model_on_mozjpeg_saves_nothing_on_mozjpeg_and_what_mozjpeg_saves_vs_opencv(image_dir):
+    """The pre-edit's gain on top of an encoder and the combination against OpenCV default, apart."""
+    images = evaluate.load_images(sorted(image_dir.iterdir()))
+    net = models.build_modify_net(depth=3, filters=8)
+    results, _ = evaluate.evaluate(images, {"stage1": net}, 15, [10, 40], ["mozjpeg"], plain_step=5, verbose=0)
+    saving = results["bit_saving"]["full"]["mozjpeg"]["stage1"]
+    assert saving["at_equal_psnr"] == pytest.approx(0.0, abs=1e-9)
+    mozjpeg = results["points"]["full"]["mozjpeg"][evaluate.PLAIN]["15"]["mean"]
+    opencv = {k: [results["points"]["full"]["opencv"][evaluate.PLAIN][str(q)]["mean"][k]
+                  for q in results["plain_curve_qualities"]] for k in ("bpp", "psnr")}
+    expected = metrics.bit_saving(mozjpeg["bpp"], mozjpeg["psnr"], opencv["bpp"], opencv["psnr"])
+    assert saving["at_equal_psnr_vs_opencv"] == pytest.approx(expected) and expected > 10
+    lines = "\n".join(report.saving_lines(results, "full"))
+    assert "vs OpenCV default" in lines and f"{expected:+.1f} %" in lines
 
 
 def test_edit_batch_is_the_rounding_of_pixels_to_uint8(image_dir):

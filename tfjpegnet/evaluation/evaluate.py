@@ -351,22 +351,30 @@ def bit_savings(points, protocol, encoder_names, table_models, quality, curve):
     """Bit saving at equal PSNR and equal SSIM of each model at the run quality, per encoder.
 
     The reference is plain JPEG with the same encoder on the same images at the ``curve``
-    qualities (normally 1..100), interpolated in log bpp (metrics.bit_saving), from the means over images.
+    qualities (normally 1..100), interpolated in log bpp (metrics.bit_saving), from the means
+    over images: the pre-edit's gain on top of that encoder. ``*_vs_opencv`` compare the same
+    combination (pre-edit + encoder) with plain OpenCV default JPEG instead: what a user gets.
 
     Returns:
-      encoder -> model -> {"at_equal_psnr", "at_equal_ssim" (percent), "psnr", "ssim",
-      "bpp" (the model's), "plain_psnr", "plain_ssim", "plain_bpp" (plain JPEG at the
-      same quality setting)}.
+      encoder -> model -> {"at_equal_psnr", "at_equal_ssim", "at_equal_psnr_vs_opencv",
+      "at_equal_ssim_vs_opencv" (percent), "psnr", "ssim", "bpp" (the model's), "plain_psnr",
+      "plain_ssim", "plain_bpp" (plain JPEG with that encoder at the same quality setting)}.
     """
+    def saving(row, plain, key):
+        return metrics.bit_saving(row["bpp"], row[key], plain["bpp"], plain[key])
+
+    curves = {encoder: {key: _curve(points, protocol, encoder, PLAIN, curve, key) for key in ("bpp", "psnr", "ssim")}
+              for encoder in encoder_names}
     out = {}
     for encoder in encoder_names:
-        plain = {key: _curve(points, protocol, encoder, PLAIN, curve, key) for key in ("bpp", "psnr", "ssim")}
+        plain, opencv = curves[encoder], curves[encoders.DEFAULT]
         plain_at_q = points[protocol][encoder][PLAIN][str(quality)]["mean"]
         for model in table_models:
             row = points[protocol][encoder][model][str(quality)]["mean"]
             out.setdefault(encoder, {})[model] = {
-                "at_equal_psnr": metrics.bit_saving(row["bpp"], row["psnr"], plain["bpp"], plain["psnr"]),
-                "at_equal_ssim": metrics.bit_saving(row["bpp"], row["ssim"], plain["bpp"], plain["ssim"]),
+                "at_equal_psnr": saving(row, plain, "psnr"), "at_equal_ssim": saving(row, plain, "ssim"),
+                "at_equal_psnr_vs_opencv": saving(row, opencv, "psnr"),
+                "at_equal_ssim_vs_opencv": saving(row, opencv, "ssim"),
                 "psnr": row["psnr"], "ssim": row["ssim"], "bpp": row["bpp"],
                 "plain_psnr": plain_at_q["psnr"], "plain_ssim": plain_at_q["ssim"], "plain_bpp": plain_at_q["bpp"]}
     return out
