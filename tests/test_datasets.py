@@ -2,6 +2,8 @@ import hashlib
 import os
 import shutil
 
+import cv2
+
 import numpy as np
 import pytest
 
@@ -72,3 +74,39 @@ def test_kodak_download_through_file_url_checks_sha256(tmp_path, kodak_dir):
     shutil.copy(bad / "kodim02.png", bad / "kodim01.png")
     with pytest.raises(ValueError):
         datasets.kodak_paths("file://" + os.fspath(bad), cache_dir=os.fspath(tmp_path / "cache2"))
+
+
+def test_several_folders_are_searched_in_order(tmp_path, kodak_dir):
+    for folder, names in (("b", ["x.png"]), ("a", ["z.png", "y.bmp"])):
+        (tmp_path / folder).mkdir()
+        for name in names:
+            cv2.imwrite(str(tmp_path / folder / name), np.zeros((16, 16, 3), np.uint8))
+    found = datasets.find_images([str(tmp_path / "b"), str(tmp_path / "a")])
+    assert [os.path.relpath(p, tmp_path) for p in found] == ["b/x.png", "a/y.bmp", "a/z.png"]
+    with pytest.raises(UserError, match="does not exist"):
+        datasets.find_images([str(tmp_path / "b"), str(tmp_path / "missing")])
+
+
+def test_downscale_is_area_averaging_by_a_factor_or_to_a_short_side(kodak_dir):
+    rgb = codec.read_image(kodak_dir / "kodim23.png")  # 768 x 512
+    half = datasets.downscale(rgb, datasets.parse_downscale("2"))
+    assert half.shape == (256, 384, 3) and half.dtype == np.uint8
+    expected = rgb.astype(np.float64).reshape(256, 2, 384, 2, 3).mean(axis=(1, 3))
+    assert np.abs(half - expected).max() <= 1  # the mean of each 2x2 cell
+    assert datasets.downscale(rgb, datasets.parse_downscale("128px")).shape == (128, 192, 3)
+    assert datasets.downscale(rgb, datasets.parse_downscale("1024px")) is rgb  # never upscales
+    assert datasets.parse_downscale(None) is None and datasets.parse_downscale("1") is None
+    assert len(datasets.load_patches([kodak_dir / "kodim23.png"], 64, ("factor", 2.0))) == 4 * 6
+
+
+@pytest.mark.parametrize("text", ["0.5", "two", "8px", "-2", "px"])
+def test_bad_downscale_values_are_refused(text):
+    with pytest.raises(UserError, match="--downscale"):
+        datasets.parse_downscale(text)
+
+
+def test_same_files_finds_copies_under_other_names(tmp_path, kodak_dir):
+    shutil.copy(kodak_dir / "kodim22.png", tmp_path / "renamed.png")
+    both = datasets.same_files([str(tmp_path / "renamed.png")], [str(kodak_dir / "kodim22.png"),
+                                                               str(kodak_dir / "kodim23.png")])
+    assert both == [(str(tmp_path / "renamed.png"), str(kodak_dir / "kodim22.png"))]

@@ -7,8 +7,10 @@ their OpenCV JPEG. With Kodak this gives 8064 training and 288 test patches.
 All arrays here are RGB uint8 [..., 3] in [0, 255].
 """
 
+import hashlib
 import os
 
+import cv2
 import keras
 import numpy as np
 
@@ -48,8 +50,14 @@ KODAK_SHA256 = {
 def find_images(folder):
     """Return the sorted paths of PNG/JPEG/BMP/TIFF files under ``folder`` (recursive).
 
-    Raises UserError if the folder does not exist or holds no image file.
+    ``folder`` may also be a list of folders: their images, folder by folder in the given
+    order, each folder's sorted. Raises UserError if a folder does not exist or holds no
+    image file.
     """
+    if isinstance(folder, (list, tuple)):
+        if not folder:
+            raise UserError("no data dir given")
+        return [path for one in folder for path in find_images(one)]
     if not os.path.isdir(folder):
         raise UserError(f"data dir {folder!r} does not exist or is not a directory")
     paths = []
@@ -108,6 +116,64 @@ def split_images(paths, test=KODAK_TEST):
     return paths[:-count], paths[-count:]
 
 
+def same_files(paths_a, paths_b):
+    """Pairs (a, b) of files of the two path lists with the same content (SHA-256), sorted."""
+    def digests(paths):
+        out = {}
+        for path in paths:
+            with open(path, "rb") as handle:
+                out.setdefault(hashlib.sha256(handle.read()).hexdigest(), path)
+        return out
+    a, b = digests(paths_a), digests(paths_b)
+    return sorted((a[d], b[d]) for d in set(a) & set(b))
+
+
+def parse_downscale(text):
+    """Parse a ``--downscale`` value: "F" (a factor >= 1) or "Npx" (to a short side of N pixels).
+
+    Returns ("factor", float) or ("short_side", int), or None for None / "" / "1".
+    Raises UserError for anything else.
+    """
+    if text in (None, "", "1"):
+        return None
+    text = str(text).strip()
+    try:
+        if text.endswith("px"):
+            side = int(text[:-2])
+            if side >= 16:
+                return ("short_side", side)
+        else:
+            factor = float(text)
+            if factor >= 1:
+                return None if factor == 1 else ("factor", factor)
+    except ValueError:
+        pass
+    raise UserError(f"--downscale takes a factor >= 1 (e.g. 2) or a short side in pixels >= 16 "
+                    f"(e.g. 256px), got {text!r}")
+
+
+def downscale(rgb, spec):
+    """Shrink an image by area averaging (removes the traces of an earlier JPEG coding).
+
+    Args:
+      rgb: uint8 [H, W, 3].
+      spec: :func:`parse_downscale`'s result: ("factor", F) divides both sides by F,
+        ("short_side", N) makes the shorter side N pixels; None, or a result that would
+        not be smaller, returns ``rgb`` unchanged (never upscales).
+
+    Returns:
+      uint8 [H', W', 3], H' = round(H / F) (at least 1), likewise W'.
+    """
+    if spec is None:
+        return rgb
+    kind, value = spec
+    factor = value if kind == "factor" else min(rgb.shape[:2]) / value
+    if factor <= 1:
+        return rgb
+    size = (max(1, round(rgb.shape[1] / factor)), max(1, round(rgb.shape[0] / factor)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
 def image_patches(rgb, size=64):
     """Cut an image into non-overlapping ``size`` x ``size`` patches, row-major.
 
@@ -123,13 +189,13 @@ def image_patches(rgb, size=64):
     return x.transpose(0, 2, 1, 3, 4).reshape(-1, size, size, 3)
 
 
-def load_patches(paths, size=64):
-    """Read images and return all their patches, uint8 [N, size, size, 3].
+def load_patches(paths, size=64, downscale_spec=None):
+    """Read images, optionally :func:`downscale` each, and return all their patches, uint8 [N, size, size, 3].
 
-    Images smaller than ``size`` in either dimension give no patch. Raises UserError
-    if no image gives a patch (or an image cannot be read).
+    Images smaller than ``size`` in either dimension (after downscaling) give no patch.
+    Raises UserError if no image gives a patch (or an image cannot be read).
     """
-    patches = [image_patches(codec.read_image(p), size) for p in paths]
+    patches = [image_patches(downscale(codec.read_image(p), downscale_spec), size) for p in paths]
     patches = [p for p in patches if len(p)]
     if not patches:
         raise UserError(f"no image is at least {size}x{size} pixels; nothing to train or test on")

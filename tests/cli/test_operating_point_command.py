@@ -61,3 +61,19 @@ def test_operating_point_on_mozjpeg_is_against_its_own_curve_and_opencvs(tmp_pat
     assert {"saving_psnr", "saving_ssim", "saving_psnr_vs_opencv", "saving_ssim_vs_opencv"} <= set(row)
     assert row["saving_psnr_vs_opencv"] > row["saving_psnr"]
     assert "saving vs OpenCV @PSNR" in (out / "operating_points.md").read_text()
+
+
+def test_images_judges_every_image_of_a_folder(tmp_path, kodak_dir, identity_model):
+    import cv2
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in (1, 2):  # not Kodak's test names: every image counts
+        cv2.imwrite(str(images / f"kodim{i:02d}.png"), cv2.imread(str(kodak_dir / f"kodim{i:02d}.png"))[:64, :96])
+    assert cli.main(["operating-point", "--quality", "30", "--images", str(images), "--out", str(tmp_path / "out"),
+                     identity_model]) == 0
+    result = json.loads((tmp_path / "out" / "operating_points.json").read_text())
+    assert result["images"] == ["kodim01", "kodim02"]
+    with pytest.raises(SystemExit):
+        cli.main(["operating-point", "--quality", "30", "--images", str(images), "--data-dir", str(images),
+                  identity_model])

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import keras
 import numpy as np
 import pytest
@@ -213,6 +214,35 @@ def test_teacher_term_and_teacher_model_go_together(tmp_path, tiny_data_dir, fla
     flags = [os.fspath(teacher) if f == "T" else f for f in flags]
     result = run_train(*smoke_flags(tiny_data_dir, tmp_path / "run", "--proxy", "analytic", *flags))
     assert result.returncode == 2 and "go together" in result.stderr
+
+
+def test_several_data_dirs_a_test_dir_and_downscaled_training_images(tmp_path, tiny_data_dir, kodak_dir):
+    """--data-dir A B --test-dir T --downscale 2: every A and B image trains (halved), every T image tests."""
+    second = tmp_path / "more"
+    second.mkdir()
+    image = cv2.imread(os.fspath(kodak_dir / "kodim07.png"))[:256, :256]
+    cv2.imwrite(os.fspath(second / "big.png"), image)
+    test = tmp_path / "test"
+    test.mkdir()
+    cv2.imwrite(os.fspath(test / "t.png"), cv2.imread(os.fspath(kodak_dir / "kodim08.png"))[:128, :128])
+    out = tmp_path / "run"
+    flags = ["--quality", "15", "--preset", "smoke", "--stages", "1", "--max-patches", "0",
+             "--data-dir", os.fspath(tiny_data_dir), os.fspath(second), "--test-dir", os.fspath(test),
+             "--downscale", "2"]
+    result = run_train(*flags, "--out", os.fspath(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    config = json.loads((out / "config.json").read_text())
+    assert len(config["train_images"]) == 6 and config["test_images"] == [os.fspath(test / "t.png")]
+    assert config["downscale"] == "2"
+    # 5 crops of 128 halve to 64 (1 patch each), 256 halves to 128 (4): 9 patches, x4 flips.
+    assert "Data: 9 training patches of 64x64 from 6 images (36 Modify-Net inputs with flips), 4 test patches " \
+           "from 1 images" in result.stdout
+    (test / "copy.png").write_bytes((tiny_data_dir / "img1.png").read_bytes())
+    overlap = run_train(*flags, "--out", os.fspath(tmp_path / "run2"))
+    assert overlap.returncode == 2 and "also training images" in overlap.stderr
+    assert not (tmp_path / "run2").exists()
+    both = run_train(*flags, "--out", os.fspath(tmp_path / "run3"), "--test-images", "1")
+    assert both.returncode == 2 and "leave out --test-images" in both.stderr
 
 
 def test_mcu_branch_net_fine_tunes_from_a_net_without_one(tmp_path, tiny_data_dir):

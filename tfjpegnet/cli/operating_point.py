@@ -1,6 +1,7 @@
 """Where trained models sit against plain JPEG at one quality: ``tfjpegnet operating-point``.
 
-For each Modify-Net (.keras) it edits the whole test images (kodim22..24), encodes them
+For each Modify-Net (.keras) it edits the whole test images (kodim22..24, or every image of
+``--images``), encodes them
 with a real encoder (``--encoder``, OpenCV's default settings unless named) at ``--quality``, and reports the mean PSNR, SSIM
 and bpp, their change against plain JPEG of the originals at that quality, and the bit
 saving at equal PSNR and at equal SSIM along plain JPEG's curve at Q = 1..100 (as in the
@@ -17,7 +18,11 @@ def add_arguments(parser):
     """Register the command's options on an argparse parser."""
     parser.add_argument("models", nargs="+", help="Modify-Net .keras files (e.g. runs/NAME/stage1/modify_net.keras)")
     parser.add_argument("--quality", type=quality_arg, required=True, help="JPEG quality the models are judged at")
-    parser.add_argument("--data-dir", help="directory with the Kodak PNGs (default: download them)")
+    images = parser.add_mutually_exclusive_group()
+    images.add_argument("--data-dir", help="directory with the Kodak PNGs, judged on its test split kodim22..24 "
+                        "(default: download them)")
+    images.add_argument("--images", help="judge every image of this directory instead (e.g. all 24 Kodak images "
+                        "for a model trained on another corpus)")
     parser.add_argument("--encoder", default="opencv",
                         help="real encoder judged on (opencv, opencv-optimize, mozjpeg, mozjpeg-baseline, jpegli, "
                              "...); savings are against its own curve, and for another than opencv also "
@@ -38,7 +43,11 @@ def run(args):
     from tfjpegnet.jpeg import encoders
 
     encoders.parse_names(args.encoder)
-    images = evaluate.load_test_images(args.data_dir)
+    if args.images:
+        from tfjpegnet import datasets
+        images = evaluate.load_images(datasets.find_images(args.images))
+    else:
+        images = evaluate.load_test_images(args.data_dir)
     curves = 1 if args.encoder == operating_point.ENCODER else 2
     bar = keras.utils.Progbar(100 * curves + len(args.models), unit_name="encoding")
     result = operating_point.measure(args.models, images, args.quality, progress=lambda: bar.add(1),

@@ -46,7 +46,12 @@ def add_arguments(parser):
                             **kwargs)
 
     flag("--quality", "JPEG quality 1..100", type=argtypes.quality_arg)
-    flag("--data-dir", "folder of training/test images (default: download Kodak)")
+    flag("--data-dir", "folder(s) of training/test images, searched recursively (default: download Kodak)",
+         nargs="+")
+    flag("--test-dir", "folder whose every image is a test image; then every --data-dir image trains "
+         "(refused if a file is in both)")
+    flag("--downscale", "shrink each training image by area averaging before cutting patches, by a factor "
+         "(e.g. 2) or to a short side (e.g. 256px): removes the traces of an earlier JPEG coding")
     flag("--kodak-url", "where to download Kodak from")
     flag("--test-images", "comma-separated test image names, or a count of last images")
     flag("--out", "run directory (default runs/q{quality})")
@@ -99,6 +104,7 @@ def prepare_config(args):
     # is a configuration key (tests/training/test_config.py checks it).
     config = run_config.resolve_config({k: v for k, v in vars(args).items() if k in run_config.keys()})
     out = config["out"]
+    config["train_images"], config["test_images"] = _image_split(config)
     try:
         os.makedirs(out, exist_ok=True)
         probe = os.path.join(out, ".write-test")
@@ -107,7 +113,6 @@ def prepare_config(args):
         os.remove(probe)
     except OSError as err:
         raise UserError(f"run directory {out!r} is not writable ({err.strerror})") from None
-    config["train_images"], config["test_images"] = _image_split(config)
     check_resume(out, config)
     write_json(os.path.join(out, runs.CONFIG), config)
     return config
@@ -126,10 +131,19 @@ def run(args):
 
 
 def _image_split(config):
+    """(train paths, test paths) of a config: its data dir(s) (or Kodak) split by ``test_images``,
+    or, with ``test_dir``, every data-dir image against every test-dir image (UserError if a
+    file is in both)."""
     if config["data_dir"]:
         paths = datasets.find_images(config["data_dir"])
     else:
         paths = datasets.kodak_paths(config["kodak_url"])
+    if config["test_dir"]:
+        test_paths = datasets.find_images(config["test_dir"])
+        both = datasets.same_files(paths, test_paths)
+        if both:
+            raise UserError(f"{len(both)} test image(s) are also training images, e.g. {both[0][1]} = {both[0][0]}")
+        return paths, test_paths
     test = config["test_images"]
     test = int(test) if str(test).isdigit() else tuple(t.strip() for t in str(test).split(",") if t.strip())
     return datasets.split_images(paths, test)

@@ -54,7 +54,9 @@ DEFAULTS = {
     # The data.
     "patch_size": 64,             # training patch side, a multiple of 16
     "max_patches": 0,             # use at most N training patches (0: all)
-    "data_dir": None,             # folder of images (None: the Kodak suite, downloaded)
+    "data_dir": None,             # folder(s) of images, a str or a list (None: the Kodak suite, downloaded)
+    "test_dir": None,             # folder whose every image is a test image (None: split the data dir)
+    "downscale": None,            # training images shrunk by area averaging: "F" (factor) or "Npx" (short side)
     "kodak_url": datasets.KODAK_URL,
     "test_images": ",".join(datasets.KODAK_TEST),  # names or a count; the CLI turns it into paths
     "train_images": None,         # paths, filled in by the CLI
@@ -81,7 +83,8 @@ DEFAULT_PRESET = "cpu"
 #: run and its data live (the data itself is ``train_images`` and ``test_images``), how it is
 #: distributed and checkpointed, the start model (only used before the first checkpoint)
 #: and the preset's name (its values are the other keys).
-NOT_RESUME = frozenset({"out", "data_dir", "kodak_url", "strategy", "checkpoint_every", "init_model", "preset"})
+NOT_RESUME = frozenset({"out", "data_dir", "test_dir", "kodak_url", "strategy", "checkpoint_every", "init_model",
+                        "preset"})
 
 DISTORTIONS = ("decoded", "proximity", "proximity-ssim", "teacher")
 
@@ -154,6 +157,9 @@ def resolve_config(flags):
     if config["patch_size"] % 16:
         raise UserError(f"--patch-size must be a multiple of 16, got {config['patch_size']}")
     terms = distortion_terms(config["distortion"])
+    datasets.parse_downscale(config["downscale"])
+    if flags.get("test_dir") and flags.get("test_images") is not None:
+        raise UserError("--test-dir makes every image in it a test image: leave out --test-images")
     if config["proxy"] == "jpegnet" and config["encoder"] != "opencv":
         raise UserError("--encoder other than opencv needs --proxy analytic (JPEG-Net imitates OpenCV's JPEG)")
     if config["proxy"] == "jpegnet" and (config["rate_weight"] or terms != ("decoded",)):

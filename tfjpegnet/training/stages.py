@@ -146,6 +146,10 @@ class StageTrainer:
     def fit(self):
         """Run or resume all stages; returns a one-line summary string."""
         start = time.time()
+        print(f"Data: {len(self.train_patches)} training patches of {self.config['patch_size']}x"
+              f"{self.config['patch_size']} from {len(self.config['train_images'])} images "
+              f"({len(self.modify_inputs)} Modify-Net inputs with flips), {len(self.validation.patches)} test "
+              f"patches from {len(self.config['test_images'])} images")
         if self.config["init_model"] and not self.checkpoints.exists:
             # Fine-tune: start Modify-Net from a saved model (same depth and filters; one
             # without the MCU branch starts a net with it that computes the same edit).
@@ -206,8 +210,10 @@ class StageTrainer:
 
 
 def _training_patches(config):
-    """The run's training patches, uint8 RGB [N, s, s, 3]: all, or ``max_patches`` of them chosen by the seed."""
-    train = datasets.load_patches(config["train_images"], config["patch_size"])
+    """The run's training patches, uint8 RGB [N, s, s, 3], of its training images after ``downscale``:
+    all, or ``max_patches`` of them chosen by the seed."""
+    train = datasets.load_patches(config["train_images"], config["patch_size"],
+                                  datasets.parse_downscale(config.get("downscale")))
     if config["max_patches"]:
         keep = np.random.default_rng(config["seed"]).permutation(len(train))[:config["max_patches"]]
         train = train[np.sort(keep)]
