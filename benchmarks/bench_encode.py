@@ -27,7 +27,8 @@ is timed inside the same call, for every model row but ``savedmodel`` (one graph
 model's parameters and GFLOP per megapixel (``models.cost``) are listed with its files.
 Whole images go through the networks (no tiling). The SavedModel and TFLite files are
 built from each --model in a scratch folder with the deployment module's own functions
-(``savedmodel.write_saved_model``, ``tflite.write_tflite``). The first call per image and
+(``savedmodel.write_saved_model``, ``tflite.write_tflite``), or, with ``--shipped DIR``, are
+the exported files in DIR themselves (checked to edit as the .keras model does). The first call per image and
 method is a warm-up and is not timed; all methods of all models alternate within each
 repeat so that other load on the machine hits them alike. p50 and p90 are over all
 images x repeats, in ms per megapixel; ratio = p50 / p50 of plain OpenCV at that size.
@@ -175,8 +176,36 @@ def baseline_methods(quality):
     return {name: (None, lambda rgb, png, e=jpeg_encoder(name, quality): e(rgb)) for name in BASELINES}
 
 
-def build_encoders(model_path, quality, scratch, calibration, threads, model_encoder="opencv"):
+def shipped_files(folder, name):
+    """The exported files of model ``name`` in ``folder`` (tools/export.py's layout):
+    (``folder/name/<highest version>``, {variant: ``folder/name[_fp16|_int8].tflite``}).
+    Exits with a message if the SavedModel or a TFLite file is missing."""
+    base = os.path.join(folder, name)
+    versions = sorted((int(v) for v in os.listdir(base) if v.isdigit()), reverse=True) if os.path.isdir(base) else []
+    paths = {variant: tflite.tflite_path(folder, name, variant) for variant in tflite.VARIANTS}
+    missing = [p for p in paths.values() if not os.path.isfile(p)] + ([] if versions else [base + "/<version>"])
+    if missing:
+        sys.exit(f"bench_encode.py: --shipped {folder}: model {name!r} lacks {', '.join(missing)}")
+    return os.path.join(base, str(versions[0])), paths
+
+
+def check_same_model(editor, runner, probe, where):
+    """Exit with a message unless the float32 TFLite ``runner`` edits ``probe`` (RGB uint8 [h, w, 3])
+    as the .keras ``editor`` does, within 2 levels of 255: the shipped files are that model."""
+    difference = np.abs(tflite.to_uint8(runner(probe.astype(np.float32) / 255.0)).astype(int)
+                        - editor(probe).astype(int)).max()
+    if difference > 2:
+        sys.exit(f"bench_encode.py: {where} edits differently from its --model (max {difference} levels): "
+                 "not an export of that model")
+
+
+def build_encoders(model_path, quality, scratch, calibration, threads, model_encoder="opencv", shipped=None,
+                   probe=None):
     """Every method of one model as a pair (edit, finish).
+
+    ``shipped``: None (export the model's SavedModel and TFLite files into ``scratch``) or
+    :func:`shipped_files`' result (time those files as they are; checked against the .keras
+    model on ``probe``, an RGB uint8 image, with :func:`check_same_model`).
 
     ``edit(rgb uint8 [H, W, 3], png bytes)`` returns the edited uint8 image and
     ``finish(edited, png)`` its JPEG bytes; for ``savedmodel`` edit is None and finish
@@ -187,10 +216,16 @@ def build_encoders(model_path, quality, scratch, calibration, threads, model_enc
     """
     modify_net = savedmodel.load_keras_model(model_path)
     editor = encode.load_editor(model_path)
-    version_dir = savedmodel.write_saved_model(modify_net, quality, os.path.join(scratch, "saved_models", "bench"))
+    if shipped:
+        version_dir, tflite_paths = shipped
+    else:
+        version_dir = savedmodel.write_saved_model(modify_net, quality,
+                                                   os.path.join(scratch, "saved_models", "bench"))
+        tflite_paths = tflite.write_tflite(modify_net, scratch, "bench", calibration)
     encode_signature = tf.saved_model.load(version_dir).signatures["encode"]
-    tflite_paths = tflite.write_tflite(modify_net, scratch, "bench", calibration)
     runners = {variant: tflite.Runner(path, num_threads=threads) for variant, path in tflite_paths.items()}
+    if shipped:
+        check_same_model(editor, runners["float32"], probe, tflite_paths["float32"])
     jpeg = jpeg_encoder(model_encoder, quality)
 
     def finish(edited, png):
@@ -207,7 +242,8 @@ def build_encoders(model_path, quality, scratch, calibration, threads, model_enc
     methods.update({f"tflite-{variant}": (with_runner(runner), finish) for variant, runner in runners.items()})
     sizes = {"keras": os.path.getsize(model_path), "savedmodel": savedmodel.folder_size(version_dir)}
     sizes.update({f"tflite-{variant}": os.path.getsize(path) for variant, path in tflite_paths.items()})
-    return methods, sizes, modify_net
+    files = {"savedmodel": version_dir, **{f"tflite-{v}": path for v, path in tflite_paths.items()}} if shipped else {}
+    return methods, sizes, modify_net, files
 
 
 def call(method, rgb, png):
@@ -332,6 +368,10 @@ def format_markdown(results):
         tflite_mb = " / ".join(size[m] for m in TFLITE_METHODS)
         lines.append(f"| {info['name']} | `{info['path']}` | {info['architecture']} | {info['parameters']:,} | "
                      f"{info['gflops_per_megapixel']:.2f} | {size['keras']} | {size['savedmodel']} | {tflite_mb} |")
+    timed = [(info["name"], info["files"]) for info in results["models"] if info.get("files")]
+    if timed:
+        lines += ["", "Timed as shipped (the files themselves, checked to edit as the .keras model does): " + "; ".join(
+            f"{name}: " + ", ".join(f"`{path}`" for path in files.values()) for name, files in timed) + "."]
     after = ("OpenCV (libjpeg-turbo, baseline 4:2:0, optimised Huffman tables, as the `opencv` row)"
              if encoder == "opencv" else "mozjpeg (as the `mozjpeg` row)")
     lines += ["", f"Model rows: the edit, then {after}; `savedmodel` is its `encode` signature (PNG bytes to "
@@ -390,6 +430,10 @@ def parse_args(argv):
                         help="trained Modify-Net .keras file(s), each optionally named NAME=PATH (default name: "
                              "the run folder, runs/<run>/stageN/...); repeatable. Required unless --quick, "
                              "which builds a tiny paper net and a tiny light net")
+    parser.add_argument("--shipped", metavar="DIR",
+                        help="time the exported files in DIR (tools/export.py's layout: DIR/NAME/<version> and "
+                             "DIR/NAME[_fp16|_int8].tflite, NAME = each --model's name) instead of exporting each "
+                             "--model to a scratch folder; each is checked to edit as its .keras model does")
     parser.add_argument("--quality", type=int, default=15, help="JPEG quality")
     parser.add_argument("--model-encoder", choices=MODEL_ENCODERS, default="opencv",
                         help="JPEG encoder after the edit in the keras and tflite rows (opencv: optimised "
@@ -446,11 +490,13 @@ def main(argv=None):
         methods = {(None, name): method for name, method in baseline_methods(args.quality).items()}
         model_info = []
         for index, (name, path) in enumerate(model_specs):
-            built, sizes, net = build_encoders(path, args.quality, os.path.join(scratch, f"model{index}"),
-                                               calibration, args.threads, args.model_encoder)
+            shipped = shipped_files(args.shipped, name) if args.shipped else None
+            built, sizes, net, files = build_encoders(path, args.quality, os.path.join(scratch, f"model{index}"),
+                                                      calibration, args.threads, args.model_encoder, shipped,
+                                                      probe=originals[0][:128, :128])
             methods.update({(name, method): pair for method, pair in built.items()})
             shown = shown_path(path) if args.models else f"{os.path.basename(path)} (built by --quick)"
-            model_info.append({"name": name, "path": shown,
+            model_info.append({"name": name, "path": shown, "files": {k: shown_path(v) for k, v in files.items()},
                                "architecture": describe(net), **models.cost(net), "bytes": sizes})
         rows = []
         for size_name, size in args.sizes.items():

@@ -141,6 +141,38 @@ def test_bench_encode_named_models_one_size_mozjpeg_after_the_edit(tmp_path, tin
         assert not ABSOLUTE.search(text) and os.fspath(tmp_path) not in text
 
 
+@pytest.mark.slow
+def test_bench_encode_times_the_shipped_files_and_refuses_another_models(tmp_path, tiny_data_dir):
+    """--shipped DIR: the exported SavedModel and TFLite files themselves are timed, named in the
+    results, and must edit as their --model does."""
+    from conftest import tiny_modify_net
+    from tfjpegnet import datasets
+    from tfjpegnet.deploy import savedmodel, tflite
+
+    shipped = tmp_path / "saved_models"
+    model, other = tmp_path / "m.keras", tmp_path / "other.keras"
+    net = tiny_modify_net(seed=0)
+    net.save(model)
+    tiny_modify_net(seed=5).save(other)
+    savedmodel.write_saved_model(net, 15, os.fspath(shipped / "tiny"), version=3)
+    calibration = tflite.calibration_patches(datasets.find_images(os.fspath(tiny_data_dir)), 4)
+    tflite.write_tflite(net, os.fspath(shipped), "tiny", calibration)
+    out = tmp_path / "encode.json"
+    common = ["--quick", "--sizes", "kodak", "--repeats", "1", "--shipped", os.fspath(shipped),
+              "--data-dir", os.fspath(tiny_data_dir), "--out", os.fspath(out)]
+    result = run_benchmark("bench_encode.py", *common, "--model", f"tiny={model}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (info,) = json.loads(out.read_text())["models"]
+    assert info["files"]["savedmodel"].endswith(os.path.join("saved_models", "tiny", "3"))
+    assert info["files"]["tflite-int8"].endswith("tiny_int8.tflite")
+    assert info["bytes"]["tflite-int8"] == (shipped / "tiny_int8.tflite").stat().st_size
+    assert "Timed as shipped" in (tmp_path / "encode.md").read_text()
+    wrong = run_benchmark("bench_encode.py", *common, "--model", f"tiny={other}")
+    assert wrong.returncode != 0 and "edits differently" in wrong.stderr
+    missing = run_benchmark("bench_encode.py", *common, "--model", f"absent={model}")
+    assert missing.returncode != 0 and "lacks" in missing.stderr
+
+
 def test_bench_encode_model_names_paths_and_sizes(tmp_path):
     bench = bench_encode_module()
     assert bench.default_name("runs/mcu_q15_long/stage1/modify_net.keras") == "mcu_q15_long"
