@@ -148,3 +148,17 @@ def test_mozjpeg_proxy_models_trellis_quantisation(kodak_dir, quality):
     # ... and its dead zone brings it much closer to what mozjpeg really writes.
     assert _psnr(modelled, real) > _psnr(plain, real) + 2.0
     assert np.all(proxy.dead_zone(quality, "opencv") == 0) and proxy.dead_zone(quality, "mozjpeg")[0, 0] == 0
+
+
+@pytest.mark.parametrize("encoder", ["opencv", "mozjpeg"])
+def test_a_quality_per_example_is_each_example_at_its_own_quality(patches, encoder):
+    """A batch with qualities [5, 15, 50, 90, ...] decodes each patch as its own quality does alone."""
+    qualities = np.array([5, 15, 50, 90, 30, 75, 10, 95], np.int32)
+    x = tf.constant(patches, tf.float32) / 255.0
+    together = proxy.jpeg(x, tf.constant(qualities), "exact", encoder).numpy()
+    for i, quality in enumerate(qualities):
+        alone = proxy.jpeg(x[i:i + 1], int(quality), "exact", encoder).numpy()[0]
+        np.testing.assert_array_equal(together[i], alone)
+    tables = proxy.quant_tables(tf.constant(qualities), encoder).numpy()
+    assert tables.shape == (8, 2, 8, 8) and np.array_equal(tables[3], proxy.quant_tables(90, encoder))
+    assert proxy.coefficient_zone(tf.constant(qualities), encoder).shape == (8, 1, 1, 8, 8)

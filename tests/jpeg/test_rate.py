@@ -84,3 +84,12 @@ def test_smooth_gradient_pulls_every_coefficient_towards_zero(level):
     """The surrogate's gradient, LOG_BITS * d log2(1 + |c|) / dc, also on levels that round to 0."""
     expected = np.sign(level) * rate.LOG_BITS / ((1.0 + abs(level)) * np.log(2.0))
     assert _pull(level) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("encoder", ["opencv", "mozjpeg"])
+def test_a_quality_per_example_gives_each_examples_own_estimate(patches, encoder):
+    qualities = np.array([5, 15, 30, 50, 75, 90, 95, 10] * 2, np.int32)
+    x = tf.constant(patches, tf.float32) / 255.0
+    together = rate.estimate_bpp(x, tf.constant(qualities), encoder).numpy()
+    alone = [rate.estimate_bpp(x[i:i + 1], int(q), encoder).numpy()[0] for i, q in enumerate(qualities)]
+    np.testing.assert_allclose(together, alone, rtol=1e-5)

@@ -115,15 +115,44 @@ def quant_tables(quality, encoder="opencv"):
     as libjpeg does: factor 5000 / q below 50, else 200 - 2 q; entry = (base * scale + 50)
     // 100 clamped to 1..255 (baseline).
 
+    Args:
+      quality: an int 1..100, or an integer tensor [B] of qualities, one per example.
+
     Returns:
-      float32 numpy array [2, 8, 8]: luma table, chroma table, natural (row-major) order.
+      float32 numpy array [2, 8, 8] (luma table, chroma table, natural row-major order)
+      for an int; float32 tensor [B, 2, 8, 8] for a tensor of qualities.
     """
+    if _per_example(quality):
+        return tf.gather(_TABLES_BY_QUALITY[encoder], _quality_index(quality))
     q = check_quality(quality)
     if encoder not in TABLES:
         raise ValueError(f"encoder must be one of {sorted(TABLES)}, got {encoder!r}")
     scale = 5000 // q if q < 50 else 200 - 2 * q
     tables = np.clip((np.stack(TABLES[encoder]) * scale + 50) // 100, 1, 255)
     return tables.reshape(2, 8, 8).astype(np.float32)
+
+
+def _per_example(quality):
+    """True if ``quality`` is a tensor or array of qualities (one per example), not one quality."""
+    return isinstance(quality, (tf.Tensor, tf.Variable)) or (isinstance(quality, np.ndarray) and quality.ndim > 0)
+
+
+def _quality_index(quality):
+    """Qualities (tensor [B], 1..100; clipped) as int32 indices 0..99 into the per-quality tables."""
+    return tf.clip_by_value(tf.cast(tf.round(tf.cast(quality, tf.float32)), tf.int32), 1, 100) - 1
+
+
+def _per_plane(tables, zone):
+    """(tables for Y, Cb, Cr; zone) shaped to broadcast against coefficients [B, R, C, 8, 8].
+
+    ``tables``: [2, 8, 8] or [B, 2, 8, 8]; ``zone``: [8, 8] or [B, 8, 8].
+    """
+    if len(tables.shape) == 4:
+        luma, chroma = tables[:, 0, None, None], tables[:, 1, None, None]
+        zone = zone[:, None, None]
+    else:
+        luma, chroma = tables[0], tables[1]
+    return (luma, chroma, chroma), zone
 
 
 _floor = tf.grad_pass_through(tf.math.floor)
@@ -150,16 +179,33 @@ def dead_zone(quality, encoder="opencv"):
     pixels closest to real mozjpeg's on crops of training photographs
     (``tfjpegnet fit-encoder-model``).
 
+    Args:
+      quality: an int 1..100, or an integer tensor [B] of qualities (see :func:`quant_tables`).
+
     Returns:
-      float32 numpy array [8, 8], natural order, in quant steps, each in [0, 1.8].
+      float32 numpy array [8, 8] (natural order, in quant steps, each in [0, 1.8]) for an
+      int; float32 tensor [B, 8, 8] for a tensor of qualities.
     """
     if encoder not in TABLES:
         raise ValueError(f"encoder must be one of {sorted(TABLES)}, got {encoder!r}")
+    if _per_example(quality):
+        return tf.gather(_ZONES_BY_QUALITY[encoder], _quality_index(quality))
     if encoder == "opencv":
         return np.zeros((8, 8), np.float32)
     qualities, slopes = zip(*TRELLIS_SLOPES)
     slope = float(np.interp(check_quality(quality), qualities, slopes))
     return (slope * ZIGZAG_INDEX / 63.0).astype(np.float32)
+
+
+def coefficient_zone(quality, encoder="opencv"):
+    """:func:`dead_zone` shaped to broadcast against coefficients [B, R, C, 8, 8]:
+    [8, 8] for one quality, [B, 1, 1, 8, 8] for a tensor [B] of qualities (float32)."""
+    return _per_plane(quant_tables(quality, encoder), dead_zone(quality, encoder))[1]
+
+
+# Every quality's tables and dead zone, for a batch with a quality per example: [100, ...].
+_TABLES_BY_QUALITY = {e: tf.constant(np.stack([quant_tables(q, e) for q in range(1, 101)])) for e in TABLES}
+_ZONES_BY_QUALITY = {e: tf.constant(np.stack([dead_zone(q, e) for q in range(1, 101)])) for e in TABLES}
 
 
 def quantise(x, rounding, zone=0.0):
@@ -309,7 +355,7 @@ def encode(rgb, quality, rounding="ste", encoder="opencv"):
 
     Args:
       rgb: float tensor [B, H, W, 3], RGB in [0, 1] (clipped, then rounded to 8 bits).
-      quality: JPEG quality 1..100.
+      quality: JPEG quality 1..100, or an integer tensor [B] (a quality per example).
       rounding: "exact", "ste" or "none" (see the module docstring).
       encoder: "opencv" (libjpeg's tables, nearest levels: exact) or "mozjpeg" (its table
         set 3 and the dead-zone model of its trellis quantisation, :func:`dead_zone`).
@@ -321,8 +367,7 @@ def encode(rgb, quality, rounding="ste", encoder="opencv"):
       wholly in the padding are computed from replicated edges (libjpeg codes such Y
       blocks as DC-only dummies; decoded pixels do not depend on them).
     """
-    tables = quant_tables(quality, encoder)
-    zone = dead_zone(quality, encoder)
+    tables, zone = _per_plane(quant_tables(quality, encoder), dead_zone(quality, encoder))
     rgb = tf.convert_to_tensor(rgb)
     rgb255 = _floor(tf.clip_by_value(tf.cast(rgb, tf.float32), 0.0, 1.0) * 255.0 + 0.5)
     mcu_rows, mcu_cols = _mcus(tf.shape(rgb)[1], tf.shape(rgb)[2])
@@ -330,7 +375,7 @@ def encode(rgb, quality, rounding="ste", encoder="opencv"):
     planes = [_pad_edge(y, 16 * mcu_rows, 16 * mcu_cols),
               _downsample(cb, mcu_rows, mcu_cols), _downsample(cr, mcu_rows, mcu_cols)]
     out = []
-    for plane, table in zip(planes, (tables[0], tables[1], tables[1])):
+    for plane, table in zip(planes, tables):
         coef = tf.cast(_fdct(tf.cast(_blocks(plane - 128.0), tf.float64)), tf.float32)
         out.append(quantise(coef / (8.0 * table), rounding, zone))
     return tuple(out)
@@ -341,16 +386,16 @@ def decode(coefficients, quality, height, width, encoder="opencv"):
 
     Args:
       coefficients: (y, cb, cr) as returned by :func:`encode`.
-      quality: the quality they were quantised at (1..100).
+      quality: the quality they were quantised at (1..100, or an integer tensor [B]).
       height, width: the image size (int or scalar int32 tensor).
       encoder: whose quantisation tables (see :func:`quant_tables`).
 
     Returns:
       float32 tensor [B, height, width, 3], RGB in [0, 1] on the 8-bit grid (k / 255).
     """
-    tables = quant_tables(quality, encoder)
+    tables, _ = _per_plane(quant_tables(quality, encoder), dead_zone(quality, encoder))
     planes = []
-    for coef, table in zip(coefficients, (tables[0], tables[1], tables[1])):
+    for coef, table in zip(coefficients, tables):
         pixels = tf.cast(_idct(tf.cast(coef * table, tf.float64)), tf.float32) + 128.0
         planes.append(tf.clip_by_value(_unblocks(pixels), 0.0, 255.0))
     y = planes[0][:, :height, :width]

@@ -67,9 +67,10 @@ def _symbols(coef, mcu_order):
 
 
 def _ac_zone(zone):
-    """The dead zone [8, 8] with DC set to 0 (DC differences are not dead-zoned), float32."""
+    """The dead zone ([8, 8], or [B, 1, 1, 8, 8] per example) with DC set to 0 (DC differences are
+    not dead-zoned), float32."""
     mask = tf.constant([[0.0] + [1.0] * 7] + [[1.0] * 8] * 7)
-    return tf.constant(zone, tf.float32) * mask
+    return tf.cast(zone, tf.float32) * mask
 
 
 def features(coefficients, zone=0.0):
@@ -101,7 +102,8 @@ def estimate_bits(coefficients, encoder="opencv", zone=0.0):
       coefficients: (y, cb, cr) from :func:`tfjpegnet.jpeg.proxy.encode` with any
         rounding: float32 y [B, 2 Mr, 2 Mc, 8, 8], cb and cr [B, Mr, Mc, 8, 8], in quant steps.
       encoder: whose constants (:data:`CONSTANTS`), "opencv" or "mozjpeg".
-      zone: the encoder's dead zone [8, 8] at this quality (0 for OpenCV); levels inside it
+      zone: the encoder's dead zone at this quality (:func:`tfjpegnet.jpeg.proxy.coefficient_zone`:
+        [8, 8], or [B, 1, 1, 8, 8] per example; 0 for OpenCV); levels inside it
         are coded as 0, and the surrogate shrinks every AC magnitude by it, so coefficients
         the encoder drops anyway pull with no gradient.
 
@@ -131,7 +133,7 @@ def estimate_bpp(rgb, quality, encoder="opencv"):
 
     Args:
       rgb: float tensor [B, H, W, 3], RGB in [0, 1].
-      quality: JPEG quality 1..100.
+      quality: JPEG quality 1..100, or an integer tensor [B] (a quality per example).
       encoder: "opencv" or "mozjpeg" (tables, dead zone and constants).
 
     Returns:
@@ -140,4 +142,4 @@ def estimate_bpp(rgb, quality, encoder="opencv"):
     rgb = tf.convert_to_tensor(rgb)
     shape = tf.shape(rgb)
     coefficients = proxy.encode(rgb, quality, rounding="none", encoder=encoder)
-    return bits_per_pixel(coefficients, shape[1], shape[2], encoder, proxy.dead_zone(quality, encoder))
+    return bits_per_pixel(coefficients, shape[1], shape[2], encoder, proxy.coefficient_zone(quality, encoder))
