@@ -134,3 +134,28 @@ def test_light_net_receptive_radius_bounds_its_reach():
     rows, cols = np.nonzero(change > 1e-6)
     assert rows.min() >= 48 - radius and rows.max() <= 48 + radius
     assert cols.min() >= 48 - radius and cols.max() <= 48 + radius
+
+
+def test_conditioned_light_net_starts_as_the_unconditioned_one_and_learns_a_per_quality_edit(tmp_path):
+    """FiLM: from an unconditioned net's weights the edit is the same at every quality; trained
+    FiLM layers make it depend on the quality plane; the model round-trips through .keras."""
+    plain = models.build_light_modify_net(factor=2, filters=8, blocks=2, mcu_branch=8)
+    rng = np.random.default_rng(0)
+    plain.set_weights([w + rng.normal(0, 0.05, w.shape).astype(w.dtype) for w in plain.get_weights()])
+    net = models.build_light_modify_net(factor=2, filters=8, blocks=2, mcu_branch=8, conditioned=True)
+    assert models.is_conditioned(net) and not models.is_conditioned(plain)
+    models.transfer_weights(plain, net)
+    x = tf.random.uniform((2, 36, 52, 3))
+    for quality in (5, 50, 95):
+        np.testing.assert_allclose(net(models.with_quality(x, quality)).numpy(), plain(x).numpy(), atol=1e-6)
+    film = net.get_layer("film1")
+    film.kernel.assign(tf.random.normal(film.kernel.shape, stddev=0.5))
+    low, high = (net(models.with_quality(x, q)).numpy() for q in (5, 95))
+    assert np.abs(low - high).max() > 1e-3
+    per_example = net(models.with_quality(x, tf.constant([5, 95]))).numpy()
+    np.testing.assert_allclose(per_example[0], low[0], atol=1e-6)
+    np.testing.assert_allclose(per_example[1], high[1], atol=1e-6)
+    net.save(tmp_path / "conditioned.keras")
+    loaded = keras.models.load_model(tmp_path / "conditioned.keras")
+    np.testing.assert_allclose(loaded(models.with_quality(x, 95)).numpy(), high, atol=1e-6)
+    assert models.cost(net)["gflops_per_megapixel"] == models.cost(plain)["gflops_per_megapixel"]

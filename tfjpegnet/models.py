@@ -107,6 +107,57 @@ class DepthToSpace(keras.layers.Layer):
         return {**super().get_config(), "factor": self.factor}
 
 
+@keras.saving.register_keras_serializable(package="tfjpegnet")
+class ImageOf(keras.layers.Layer):
+    """The image of a quality-conditioned input: [B, H, W, C + 1] -> its first C channels [B, H, W, C]."""
+
+    def call(self, inputs):
+        return inputs[..., :-1]
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:3], input_shape[-1] - 1)
+
+
+@keras.saving.register_keras_serializable(package="tfjpegnet")
+class QualityOf(keras.layers.Layer):
+    """The quality of a conditioned input: [B, H, W, C + 1] (last channel q / 100 everywhere) -> [B, 1], q / 100."""
+
+    def call(self, inputs):
+        return tf.reduce_mean(inputs[..., -1:], axis=[1, 2])
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 1)
+
+
+@keras.saving.register_keras_serializable(package="tfjpegnet")
+class FiLM(keras.layers.Layer):
+    """Feature-wise linear modulation: [features [B, h, w, F], params [B, 2 F]] -> features (1 + gamma) + beta."""
+
+    def call(self, inputs):
+        features, params = inputs
+        gamma, beta = tf.split(tf.cast(params, features.dtype)[:, None, None, :], 2, axis=-1)
+        return features * (1.0 + gamma) + beta
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+
+def with_quality(ycrcb, quality):
+    """A conditioned Modify-Net's input: ``ycrcb`` [B, H, W, 3] with a 4th channel q / 100.
+
+    ``quality``: an int 1..100 or a tensor [B] of qualities. Returns float32 [B, H, W, 4].
+    """
+    ycrcb = tf.cast(ycrcb, tf.float32)
+    q = tf.cast(tf.reshape(quality, [-1, 1, 1, 1]), tf.float32) / 100.0
+    plane = q * tf.ones_like(ycrcb[..., :1])
+    return tf.concat([ycrcb, plane], axis=-1)
+
+
+def is_conditioned(model):
+    """True if ``model`` takes a quality plane as its last input channel (see :func:`with_quality`)."""
+    return any(isinstance(layer, QualityOf) for layer in model.layers)
+
+
 def grid_period(model):
     """The grid a tile of ``model``'s edit must start on, in pixels (int >= 1).
 
@@ -133,14 +184,15 @@ def _mcu_branch(inputs, conv_edit, units, channels):
     return FromMCUs(dtype="float32", name="from_mcus")([mcus, inputs])
 
 
-def _with_mcu_branch(inputs, residual, units, channels, name):
-    """Modify-Net's output ``inputs + residual`` (+ the MCU branch's residual if ``units``)."""
+def _with_mcu_branch(inputs, residual, units, channels, name, model_inputs=None):
+    """Modify-Net's output ``inputs + residual`` (+ the MCU branch's residual if ``units``), as a
+    keras.Model of ``model_inputs`` (default: ``inputs``, the image)."""
     if units:
         conv_edit = keras.layers.Add(dtype="float32", name="conv_edit")([inputs, residual])
         block_residual = _mcu_branch(inputs, conv_edit, units, channels)
         residual = keras.layers.Add(dtype="float32", name="residual")([residual, block_residual])
     outputs = keras.layers.Add(dtype="float32", name="edited")([inputs, residual])
-    return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs if model_inputs is None else model_inputs, outputs, name=name)
 
 
 def build_modify_net(depth=20, filters=64, channels=3, mcu_branch=0, name="modify_net"):
@@ -180,7 +232,8 @@ def build_modify_net(depth=20, filters=64, channels=3, mcu_branch=0, name="modif
     return _with_mcu_branch(inputs, residual, mcu_branch, channels, name)
 
 
-def build_light_modify_net(factor=4, filters=48, blocks=4, mcu_branch=0, channels=3, name="light_modify_net"):
+def build_light_modify_net(factor=4, filters=48, blocks=4, mcu_branch=0, channels=3, name="light_modify_net",
+                           conditioned=False, film_units=64):
     """A light Modify-Net: the same edit contract at a fraction of the paper net's cost.
 
     Pixel unshuffle by ``factor`` (:class:`SpaceToDepth`: each ``factor`` x ``factor`` cell
@@ -192,20 +245,34 @@ def build_light_modify_net(factor=4, filters=48, blocks=4, mcu_branch=0, channel
     runs at 1 / ``factor**2`` of the pixels. ``mcu_branch`` adds the same per-MCU branch as
     :func:`build_modify_net`.
 
+    ``conditioned``: one net for every quality. The input gets a last channel holding q / 100
+    (:func:`with_quality`); a small MLP of it (``film_units`` ReLU units, then per block a
+    zero-initialised dense layer) scales and shifts each block's features (FiLM: features
+    (1 + gamma) + beta), so a new conditioned net edits the same at every quality, and one
+    fine-tuned from an unconditioned net (:func:`transfer_weights`) starts with its edit.
+
     Args:
       factor: pixel-unshuffle factor, >= 1 (1: full resolution).
       filters: features at the low resolution.
       blocks: depthwise-separable blocks, >= 0.
       mcu_branch: units of the MCU branch's hidden layers; 0 for none.
       channels: image channels in and out (3, Y Cr Cb).
+      conditioned, film_units: see above.
 
     Returns:
-      keras.Model mapping float [batch, H, W, channels] in [0, 1] (any H, W) to float32
-      [batch, H, W, channels] (not clipped); its last layer is Add([input, residual]).
+      keras.Model mapping float [batch, H, W, channels] in [0, 1] (any H, W; conditioned:
+      [batch, H, W, channels + 1], the quality plane last) to float32 [batch, H, W, channels]
+      (not clipped); its last layer is Add([image, residual]).
     """
     if factor < 1 or blocks < 0:
         raise ValueError(f"light Modify-Net needs factor >= 1 and blocks >= 0, got {factor}, {blocks}")
-    inputs = keras.Input(shape=(None, None, channels), name="ycrcb")
+    if conditioned:
+        model_inputs = keras.Input(shape=(None, None, channels + 1), name="ycrcb_quality")
+        inputs = ImageOf(name="image")(model_inputs)
+        embedding = keras.layers.Dense(film_units, activation="relu", name="film_embed")(
+            QualityOf(name="quality")(model_inputs))
+    else:
+        model_inputs = inputs = keras.Input(shape=(None, None, channels), name="ycrcb")
     x = SpaceToDepth(factor, name="unshuffle")(inputs)
     x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", kernel_initializer="he_normal",
                             name="conv_in")(x)
@@ -213,11 +280,14 @@ def build_light_modify_net(factor=4, filters=48, blocks=4, mcu_branch=0, channel
         y = keras.layers.DepthwiseConv2D(3, padding="same", name=f"block{i + 1}_depthwise")(x)
         y = keras.layers.Conv2D(filters, 1, activation="relu", kernel_initializer="he_normal",
                                 name=f"block{i + 1}_pointwise")(y)
+        if conditioned:
+            params = keras.layers.Dense(2 * filters, kernel_initializer="zeros", name=f"film{i + 1}")(embedding)
+            y = FiLM(name=f"block{i + 1}_film")([y, params])
         x = keras.layers.Add(name=f"block{i + 1}")([x, y])
     cells = keras.layers.Conv2D(channels * factor * factor, 3, padding="same", kernel_initializer="zeros",
                                 dtype="float32", name="conv_out")(x)
     residual = DepthToSpace(factor, dtype="float32", name="shuffle")([cells, inputs])
-    return _with_mcu_branch(inputs, residual, mcu_branch, channels, name)
+    return _with_mcu_branch(inputs, residual, mcu_branch, channels, name, model_inputs)
 
 
 def _conv_geometry(layer):
@@ -294,13 +364,14 @@ def transfer_weights(source, target):
     """Copy the weights of ``source`` into ``target`` (keras.Models), layer by layer by name.
 
     Every layer of ``target`` with weights must exist in ``source`` with the same weight
-    shapes, except the MCU branch's layers (``mcu*``), which keep their initial weights
-    when ``source`` has none (a Modify-Net without the branch into one with it: ``target``
-    then computes what ``source`` did). Raises ValueError for any other mismatch.
+    shapes, except the MCU branch's layers (``mcu*``) and the quality conditioning's
+    (``film*``), which keep their initial weights when ``source`` has none (a Modify-Net
+    without the branch into one with it, an unconditioned net into a conditioned one:
+    ``target`` then computes what ``source`` did). Raises ValueError for any other mismatch.
     """
     names = {layer.name for layer in source.layers}
     for layer in target.layers:
-        if not layer.weights or (layer.name.startswith("mcu") and layer.name not in names):
+        if not layer.weights or (layer.name.startswith(("mcu", "film")) and layer.name not in names):
             continue
         if layer.name not in names:
             raise ValueError(f"{source.name} has no layer {layer.name!r} to copy from")
@@ -365,16 +436,23 @@ def from_blocks(blocks, height, width):
     return tf.reshape(x, [-1, height, width, c])
 
 
-def edit_rgb(modify_net, rgb):
+def edit_rgb(modify_net, rgb, quality=None):
     """Apply a Modify-Net to RGB images: RGB -> YCrCb -> Modify-Net -> RGB, clipped.
 
     Args:
       modify_net: a model from :func:`build_modify_net` (or loaded from ``.keras``).
       rgb: float32 tensor [batch, H, W, 3], RGB in [0, 1].
+      quality: the JPEG quality (int, or tensor [batch]) a quality-conditioned net
+        (:func:`is_conditioned`) edits for; required for one, ignored by other nets.
 
     Returns:
       float32 tensor [batch, H, W, 3], the edited RGB image clipped to [0, 1]
       (round it to 8 bits before a real JPEG encoder).
     """
-    edited = modify_net(color.rgb_to_ycrcb(tf.cast(rgb, tf.float32)), training=False)
+    x = color.rgb_to_ycrcb(tf.cast(rgb, tf.float32))
+    if is_conditioned(modify_net):
+        if quality is None:
+            raise ValueError(f"{modify_net.name} is quality-conditioned: give the quality it edits for")
+        x = with_quality(x, quality)
+    edited = modify_net(x, training=False)
     return tf.clip_by_value(color.ycrcb_to_rgb(tf.cast(edited, tf.float32)), 0.0, 1.0)

@@ -77,3 +77,23 @@ def test_images_judges_every_image_of_a_folder(tmp_path, kodak_dir, identity_mod
     with pytest.raises(SystemExit):
         cli.main(["operating-point", "--quality", "30", "--images", str(images), "--data-dir", str(images),
                   identity_model])
+
+
+def test_several_qualities_give_a_row_per_quality_and_bd_rates(tmp_path, kodak_dir, identity_model):
+    """An identity edit at Q 10, 30, 60 on mozjpeg: no saving on mozjpeg, mozjpeg's own saving vs OpenCV."""
+    import cv2
+
+    images = tmp_path / "images"
+    images.mkdir()
+    cv2.imwrite(str(images / "kodim23.png"), cv2.imread(str(kodak_dir / "kodim23.png"))[:96, :128])
+    out = tmp_path / "out"
+    assert cli.main(["operating-point", "--quality", "60,10,30", "--images", str(images), "--encoder",
+                     "mozjpeg", "--out", str(out), identity_model]) == 0
+    result = json.loads((out / "operating_points.json").read_text())
+    assert result["qualities"] == [10, 30, 60] and [b["quality"] for b in result["by_quality"]] == [10, 30, 60]
+    for by in result["by_quality"]:
+        assert abs(by["models"][0]["saving_psnr"]) < 1e-6
+    assert abs(result["bd_rate"][identity_model]["psnr"]) < 1e-6
+    assert result["bd_rate_vs_opencv"][identity_model]["psnr"] < -5  # mozjpeg alone needs fewer bits
+    markdown = (out / "operating_points.md").read_text()
+    assert "BD-rate over Q 10..60" in markdown and markdown.count("## Operating points at Q") == 3

@@ -245,6 +245,31 @@ def test_several_data_dirs_a_test_dir_and_downscaled_training_images(tmp_path, t
     assert both.returncode == 2 and "leave out --test-images" in both.stderr
 
 
+def test_one_light_net_for_every_quality(tmp_path, tiny_data_dir):
+    """--qualities 5-95: a FiLM-conditioned light net, a rate weight that follows plain JPEG's slope
+    (fitted and written), validation at several qualities, and an edit that depends on the quality."""
+    out = tmp_path / "any_q"
+    result = run_train(*smoke_flags(tiny_data_dir, out), "--stages", "1", "--proxy", "analytic", "--arch", "light",
+                       "--factor", "2", "--filters", "8", "--blocks", "1", "--distortion", "proximity",
+                       "--rate-weight", "0.05", "--qualities", "5-95", "--lr-modify", "1e-2", "--epochs-modify", "2",
+                       "--max-patches", "0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    fitted = json.loads((out / "rate_weight.json").read_text())
+    assert fitted["reference"] == 15 and fitted["weight"] == 0.05 and fitted["exponent"] < -0.5
+    assert "Rate weight per quality: 0.05 x (q / 15)^" in result.stdout
+    record = json.loads((out / "history.json").read_text())[-1]
+    assert {"test_bpp", "q5_test_bpp", "q50_test_bpp", "q95_test_bpp"} <= set(record)
+    net = keras.models.load_model(out / "stage1" / "modify_net.keras")
+    assert models.is_conditioned(net)
+    x = tf.random.uniform((1, 32, 32, 3))
+    assert np.abs(net(models.with_quality(x, 5)).numpy() - net(models.with_quality(x, 95)).numpy()).max() > 1e-4
+    bad = run_train(*smoke_flags(tiny_data_dir, tmp_path / "bad"), "--proxy", "analytic", "--distortion",
+                    "proximity", "--qualities", "5-95")
+    assert bad.returncode == 2 and "--arch light" in bad.stderr
+    bad_range = run_train(*smoke_flags(tiny_data_dir, tmp_path / "bad2"), "--qualities", "50-20")
+    assert bad_range.returncode == 2 and "LO-HI" in bad_range.stderr
+
+
 def test_mcu_branch_net_fine_tunes_from_a_net_without_one(tmp_path, tiny_data_dir):
     first = tmp_path / "first"
     assert run_train(*smoke_flags(tiny_data_dir, first, "--stages", "1", "--epochs-modify", "0",

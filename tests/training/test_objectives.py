@@ -47,6 +47,22 @@ def test_teacher_term_is_the_distance_to_the_teachers_edit(x, tmp_path):
     assert float(loss(x, x)[0]) == pytest.approx(expected, rel=1e-4)
 
 
+def test_a_quality_per_example_is_each_examples_loss_at_its_quality_and_weight(kodak_dir):
+    """A net for every quality: each example's loss is the one-quality loss at its quality, with its rate weight."""
+    from tfjpegnet.training.rate_weights import RateWeight
+    rgb = tf.constant(codec.read_image(f"{kodak_dir}/kodim23.png")[None, 200:264, 200:328], tf.float32) / 255.0
+    x = color.rgb_to_ycrcb(tf.concat([rgb[:, :, :64], rgb[:, :, 64:]], axis=0))
+    edited = x * 0.97 + 0.01
+    weight = RateWeight(0.02, 15, -1.7)
+    qualities = tf.constant([5, 50])
+    config = dict(READ, distortion="proximity+proximity-ssim", rate_weight=0.02, ssim_weight=0.02, encoder="mozjpeg")
+    together = ModifyObjective(config, rate_weight_of=weight)(x, edited, qualities).numpy()
+    for i, q in enumerate((5, 50)):
+        alone = ModifyObjective(dict(config, quality=q, rate_weight=float(weight(tf.constant([q]))[0])))
+        assert together[i] == pytest.approx(float(alone(x[i:i + 1], edited[i:i + 1])[0]), rel=1e-5)
+    assert float(weight(tf.constant([5]))[0]) == pytest.approx(0.02 * 3 ** 1.7, rel=1e-5)
+
+
 def test_decoded_term_is_plain_jpeg_error_for_no_edit_and_passes_a_gradient(x):
     loss = float(objective("decoded")(x, x)[0])
     rgb = np.clip(np.round(color.ycrcb_to_rgb(x).numpy()[0] * 255), 0, 255).astype(np.uint8)

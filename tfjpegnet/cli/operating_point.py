@@ -11,13 +11,20 @@ evaluation report). A quick way to compare fine-tuning runs without a full repor
 import os
 
 from tfjpegnet.cli.argtypes import quality_arg
+
+
+def qualities_arg(text):
+    """argparse ``type=``: one JPEG quality or a comma-separated list; a list of ints."""
+    return [quality_arg(part) for part in str(text).split(",") if part.strip()] or [quality_arg(text)]
 from tfjpegnet.errors import UserError
 
 
 def add_arguments(parser):
     """Register the command's options on an argparse parser."""
     parser.add_argument("models", nargs="+", help="Modify-Net .keras files (e.g. runs/NAME/stage1/modify_net.keras)")
-    parser.add_argument("--quality", type=quality_arg, required=True, help="JPEG quality the models are judged at")
+    parser.add_argument("--quality", type=qualities_arg, required=True,
+                        help="JPEG quality the models are judged at, or several, comma-separated (e.g. "
+                             "10,20,30,50,75,90): a row per model and quality and BD-rates over them")
     images = parser.add_mutually_exclusive_group()
     images.add_argument("--data-dir", help="directory with the Kodak PNGs, judged on its test split kodim22..24 "
                         "(default: download them)")
@@ -49,11 +56,17 @@ def run(args):
     else:
         images = evaluate.load_test_images(args.data_dir)
     curves = 1 if args.encoder == operating_point.ENCODER else 2
-    bar = keras.utils.Progbar(100 * curves + len(args.models), unit_name="encoding")
-    result = operating_point.measure(args.models, images, args.quality, progress=lambda: bar.add(1),
-                                     encoder=args.encoder)
+    qualities = sorted(set(args.quality))
+    bar = keras.utils.Progbar(100 * curves + len(args.models) * len(qualities), unit_name="encoding")
+    if len(qualities) == 1:
+        result = operating_point.measure(args.models, images, qualities[0], progress=lambda: bar.add(1),
+                                         encoder=args.encoder)
+        markdown = operating_point.to_markdown(result)
+    else:
+        result = operating_point.measure_qualities(args.models, images, qualities, progress=lambda: bar.add(1),
+                                                   encoder=args.encoder)
+        markdown = operating_point.qualities_to_markdown(result)
     result["images"] = sorted(images)
-    markdown = operating_point.to_markdown(result)
     if args.out:
         write_json(os.path.join(args.out, "operating_points.json"), metrics.json_ready(result))
         write_text(os.path.join(args.out, "operating_points.md"), markdown)

@@ -45,7 +45,11 @@ def add_arguments(parser):
         parser.add_argument(name, default=argparse.SUPPRESS, help=f"{help_text} {_default(key)}".strip(),
                             **kwargs)
 
-    flag("--quality", "JPEG quality 1..100", type=argtypes.quality_arg)
+    flag("--quality", "JPEG quality 1..100 (with --qualities: the quality --rate-weight is for, and of the "
+         "validation)", type=argtypes.quality_arg)
+    flag("--qualities", "LO-HI: train one light net for every quality in LO..HI (FiLM-conditioned on the "
+         "quality), a quality per example drawn uniformly; the rate weight follows plain JPEG's slope "
+         "(docs/training.md)")
     flag("--data-dir", "folder(s) of training/test images, searched recursively (default: download Kodak)",
          nargs="+")
     flag("--test-dir", "folder whose every image is a test image; then every --data-dir image trains "

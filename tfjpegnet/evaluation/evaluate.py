@@ -178,23 +178,26 @@ def units(protocol, rgb):
     return rgb[None] if protocol == "full" else datasets.image_patches(rgb, PATCH)
 
 
-def edit_batch(net, batch, batch_size=32):
-    """Modify-Net edit of RGB uint8 [N, h, w, 3] -> RGB uint8 [N, h, w, 3] (:func:`tfjpegnet.pixels.to_uint8`)."""
-    out = [np.asarray(pixels.to_uint8(models.edit_rgb(net, tf.constant(batch[i:i + batch_size], tf.float32) / 255.0)))
+def edit_batch(net, batch, batch_size=32, quality=None):
+    """Modify-Net edit of RGB uint8 [N, h, w, 3] -> RGB uint8 [N, h, w, 3] (:func:`tfjpegnet.pixels.to_uint8`);
+    ``quality``: what a quality-conditioned net edits for (:func:`tfjpegnet.models.edit_rgb`)."""
+    out = [np.asarray(pixels.to_uint8(models.edit_rgb(net, tf.constant(batch[i:i + batch_size], tf.float32) / 255.0,
+                                                      quality)))
            for i in range(0, len(batch), batch_size)]
     return np.concatenate(out)
 
 
-def edit_units(net, protocol, rgb):
-    """Modify-Net outputs of :func:`units` of one image, uint8 [N, h, w, 3].
+def edit_units(net, protocol, rgb, quality=None):
+    """Modify-Net outputs of :func:`units` of one image, uint8 [N, h, w, 3] (``quality``: see :func:`edit_batch`).
 
     Whole images go through the network in overlapping tiles (tfjpegnet.deploy.tiling) so that
     large photos fit in memory; patches are edited each on its own, as in training.
     """
     if protocol == "full":
-        edited = tiling.edit_tiled(lambda tile: edit_batch(net, tile[None])[0], rgb, tiling.halo(net))
+        edited = tiling.edit_tiled(lambda tile: edit_batch(net, tile[None], quality=quality)[0], rgb,
+                                   tiling.halo(net))
         return edited[None]
-    return edit_batch(net, units(protocol, rgb))
+    return edit_batch(net, units(protocol, rgb), quality=quality)
 
 
 def measure(originals, inputs, encoder, quality, with_ms_ssim):

@@ -89,17 +89,88 @@ def measure(models, images, quality, progress=None, encoder=ENCODER):
     return result
 
 
+def measure_qualities(models, images, qualities, progress=None, encoder=ENCODER):
+    """:func:`measure` at several qualities with one reference curve per encoder, and BD-rates.
+
+    For a net for every quality (each quality is also what it edits for) or single-quality
+    nets judged away from their quality. Returns dict with "encoder", "qualities", "by_quality"
+    (one :func:`measure`-like dict per quality) and "bd_rate": per model {"psnr", "ssim"},
+    percent (negative = fewer bits), of its points at ``qualities`` against plain JPEG of
+    ``encoder`` at the same qualities (NaN with fewer than 2 qualities), and with another
+    encoder than OpenCV's also "bd_rate_vs_opencv" against plain OpenCV at the same qualities.
+    """
+    curve = reference_curve(images, progress, encoder)
+    opencv_curve = None if encoder == ENCODER else reference_curve(images, progress, ENCODER)
+    by_quality = []
+    for quality in qualities:
+        rows = judge_models(models, images, quality, curve, progress, encoder, opencv_curve)
+        result = {"quality": quality, "encoder": encoder, "plain": curve[quality - 1], "models": rows}
+        if opencv_curve is not None:
+            result["plain_vs_opencv"] = dict(zip(("saving_psnr", "saving_ssim"),
+                                                 _savings(curve[quality - 1], opencv_curve)))
+        by_quality.append(result)
+
+    def bd(reference, points, key):
+        return metrics.bd_rate([reference[q - 1]["bpp"] for q in qualities], [reference[q - 1][key] for q in qualities],
+                               [p["bpp"] for p in points], [p[key] for p in points])
+
+    out = {"encoder": encoder, "qualities": list(qualities), "by_quality": by_quality, "bd_rate": {}}
+    for index, path in enumerate(models):
+        points = [result["models"][index] for result in by_quality]
+        out["bd_rate"][path] = {key: bd(curve, points, key) for key in ("psnr", "ssim")}
+        if opencv_curve is not None:
+            out.setdefault("bd_rate_vs_opencv", {})[path] = {key: bd(opencv_curve, points, key)
+                                                            for key in ("psnr", "ssim")}
+    return out
+
+
+def qualities_to_markdown(result):
+    """:func:`measure_qualities`' result as Markdown: a summary per model and quality, the
+    BD-rates, then each quality's :func:`to_markdown` table."""
+    encoder = result["encoder"]
+    vs = "bd_rate_vs_opencv" in result
+    lines = [f"# Operating points at Q {', '.join(map(str, result['qualities']))} ({encoder})", "",
+             f"Each model edits for the quality it is judged at (a net for every quality) or for its own. "
+             f"Saving = fewer bits at equal PSNR / SSIM along plain {encoder}'s own curve (Q = 1..100); dPSNR "
+             f"against plain {encoder} at the same quality setting.", "",
+             "| model | Q | dPSNR (dB) | saving @PSNR | saving @SSIM |" + (" vs OpenCV @PSNR | vs OpenCV @SSIM |" if vs else ""),
+             "|---|---:|---:|---:|---:|" + ("---:|---:|" if vs else "")]
+    for index, path in enumerate(result["bd_rate"]):
+        for by in result["by_quality"]:
+            row = by["models"][index]
+            line = (f"| `{path}` | {by['quality']} | {row['d_psnr']:+.3f} | {row['saving_psnr']:+.2f} % | "
+                    f"{row['saving_ssim']:+.2f} % |")
+            if vs:
+                line += f" {row['saving_psnr_vs_opencv']:+.2f} % | {row['saving_ssim_vs_opencv']:+.2f} % |"
+            lines.append(line)
+    lines += ["", f"BD-rate over Q {result['qualities'][0]}..{result['qualities'][-1]} (the qualities above) "
+              f"against plain {encoder} at the same qualities (negative = fewer bits):", "",
+              "| model | BD-rate (PSNR) | BD-rate (SSIM) |" + (" vs OpenCV (PSNR) | vs OpenCV (SSIM) |" if vs else ""),
+              "|---|---:|---:|" + ("---:|---:|" if vs else "")]
+    for path, bd in result["bd_rate"].items():
+        line = f"| `{path}` | {bd['psnr']:+.2f} % | {bd['ssim']:+.2f} % |"
+        if vs:
+            other = result["bd_rate_vs_opencv"][path]
+            line += f" {other['psnr']:+.2f} % | {other['ssim']:+.2f} % |"
+        lines.append(line)
+    lines.append("")
+    for by in result["by_quality"]:
+        lines.append(to_markdown(by).replace("# Operating points", "## Operating points"))
+    return "\n".join(lines)
+
+
 def judge_models(models, images, quality, curve, progress=None, encoder=ENCODER, opencv_curve=None):
     """:func:`judge` rows of Modify-Net files (each edits the whole images), labelled by their paths.
 
     Args:
       models: list of .keras paths; images: dict name -> RGB uint8 [H, W, 3].
-      quality: 1..100; curve: from :func:`reference_curve`. progress: optional callable() after each model.
+      quality: 1..100 (also what a quality-conditioned net edits for); curve: from :func:`reference_curve`.
+      progress: optional callable() after each model.
     """
     rows = []
     for path in models:
         net = evaluate.load_model(path)
-        edited = {name: evaluate.edit_units(net, "full", rgb) for name, rgb in images.items()}
+        edited = {name: evaluate.edit_units(net, "full", rgb, quality) for name, rgb in images.items()}
         rows.append(judge(images, edited, quality, curve, path, encoder, opencv_curve))
         if progress:
             progress()

@@ -203,9 +203,10 @@ def coefficient_zone(quality, encoder="opencv"):
     return _per_plane(quant_tables(quality, encoder), dead_zone(quality, encoder))[1]
 
 
-# Every quality's tables and dead zone, for a batch with a quality per example: [100, ...].
-_TABLES_BY_QUALITY = {e: tf.constant(np.stack([quant_tables(q, e) for q in range(1, 101)])) for e in TABLES}
-_ZONES_BY_QUALITY = {e: tf.constant(np.stack([dead_zone(q, e) for q in range(1, 101)])) for e in TABLES}
+# Every quality's tables and dead zone, for a batch with a quality per example: [100, ...]
+# (numpy: no TensorFlow context may exist at import, e.g. before a multi-worker strategy).
+_TABLES_BY_QUALITY = {e: np.stack([quant_tables(q, e) for q in range(1, 101)]) for e in TABLES}
+_ZONES_BY_QUALITY = {e: np.stack([dead_zone(q, e) for q in range(1, 101)]) for e in TABLES}
 
 
 def quantise(x, rounding, zone=0.0):

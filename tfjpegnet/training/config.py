@@ -23,7 +23,8 @@ from tfjpegnet.errors import UserError
 
 DEFAULTS = {
     # What is trained: the JPEG quality, the stand-in for JPEG, the number of stages.
-    "quality": 15,
+    "quality": 15,                # the quality trained for; with "qualities": the reference of rate_weight
+    "qualities": None,            # "LO-HI": one light net for every quality, a quality per example from LO..HI
     "proxy": "jpegnet",           # "jpegnet" (the paper) or "analytic" (exact differentiable JPEG)
     "stages": 3,                  # --proxy analytic: 1 unless given (no JPEG-Net to refit)
     # The networks.
@@ -134,6 +135,18 @@ def without_removed(config):
     return {key: value for key, value in config.items() if key not in REMOVED}
 
 
+def parse_quality_range(text):
+    """Parse ``--qualities`` "LO-HI" (1 <= LO < HI <= 100) into (LO, HI); UserError otherwise."""
+    lo, sep, hi = str(text).partition("-")
+    try:
+        lo, hi = int(lo), int(hi)
+    except ValueError:
+        lo = hi = None
+    if not sep or lo is None or not 1 <= lo < hi <= 100:
+        raise UserError(f"--qualities takes a range LO-HI of JPEG qualities, 1 <= LO < HI <= 100, got {text!r}")
+    return lo, hi
+
+
 def resolve_config(flags):
     """Merge CLI ``flags`` over the chosen preset over DEFAULTS.
 
@@ -158,6 +171,10 @@ def resolve_config(flags):
         raise UserError(f"--patch-size must be a multiple of 16, got {config['patch_size']}")
     terms = distortion_terms(config["distortion"])
     datasets.parse_downscale(config["downscale"])
+    if config["qualities"]:
+        parse_quality_range(config["qualities"])
+        if config["arch"] != "light" or config["proxy"] != "analytic":
+            raise UserError("--qualities (one net for every quality) needs --arch light and --proxy analytic")
     if flags.get("test_dir") and flags.get("test_images") is not None:
         raise UserError("--test-dir makes every image in it a test image: leave out --test-images")
     if config["proxy"] == "jpegnet" and config["encoder"] != "opencv":

@@ -45,6 +45,8 @@ class Phase:
         one per array) -> float32 scalar mean loss; see :mod:`tfjpegnet.training.steps`.
       validate: () -> dict of float metrics, added to each epoch's record.
       seed: the run seed.
+      qualities: None, or (lo, hi): each batch also carries a quality per example drawn from
+        lo..hi (:func:`tfjpegnet.training.patches.batches`), the step's last argument.
     """
 
     stage: int
@@ -57,6 +59,7 @@ class Phase:
     step: Callable
     validate: Callable
     seed: int
+    qualities: tuple = None
 
 
 class History:
@@ -121,7 +124,7 @@ def train_phase(phase, strategy, checkpoints, history, checkpoint_every, epoch=0
         progbar = keras.utils.Progbar(total, stateful_metrics=["loss"])
         order_seed = seed_for(phase.seed, phase.stage, phase.phase, e)
         ds = strategy.experimental_distribute_dataset(
-            patches.batches(phase.arrays, phase.batch_size, order_seed, skip=step))
+            patches.batches(phase.arrays, phase.batch_size, order_seed, skip=step, qualities=phase.qualities))
         losses = []
         t0 = time.time()
         for i, batch in enumerate(ds, start=step):

@@ -47,9 +47,14 @@ class ModifyObjective:
     absent; if present they must hold the one value still implemented (UserError
     otherwise, see :func:`tfjpegnet.training.config.without_removed`). ``jpeg_net`` is
     needed for the paper's proxy.
+
+    Called with a third argument, quality (int32 [batch], one per example: a model trained
+    for every quality), each example goes through the proxy and the rate estimate at its own
+    quality, with the rate weight ``rate_weight_of(quality)`` (float32 [batch], e.g. a
+    :class:`tfjpegnet.training.rate_weights.RateWeight`) instead of ``rate_weight``.
     """
 
-    def __init__(self, config, jpeg_net=None):
+    def __init__(self, config, jpeg_net=None, rate_weight_of=None):
         run_config.without_removed(config)
         self.analytic = config["proxy"] == "analytic"
         if not self.analytic and jpeg_net is None:
@@ -60,20 +65,25 @@ class ModifyObjective:
         self.rate_weight = config["rate_weight"]
         self.ssim_weight = config["ssim_weight"]
         self.encoder = config.get("encoder", "opencv")
-        self.zone = proxy.dead_zone(self.quality, self.encoder)
+        self.zone = proxy.coefficient_zone(self.quality, self.encoder)
+        self.rate_weight_of = rate_weight_of
         self.teacher = None
         if "teacher" in self.terms:
             self.teacher = keras.models.load_model(config["teacher"], compile=False)
             self.teacher.trainable = False
 
-    def __call__(self, x, edited):
+    def __call__(self, x, edited, quality=None):
         if not self.analytic:
             return self.jpegnet_loss(x, edited)
+        if quality is None:
+            quality, zone, rate_weight = self.quality, self.zone, self.rate_weight
+        else:
+            zone, rate_weight = proxy.coefficient_zone(quality, self.encoder), self.rate_weight_of(quality)
         original = color.ycrcb_to_rgb(x)
         edited_rgb = color.ycrcb_to_rgb(edited)
         loss = tf.zeros(tf.shape(x)[:1])
         if "decoded" in self.terms:
-            decoded = proxy.jpeg(edited_rgb, self.quality, "ste", self.encoder)
+            decoded = proxy.jpeg(edited_rgb, quality, "ste", self.encoder)
             loss += tf.reduce_mean(tf.square(decoded - original), axis=[1, 2, 3])
         if "proximity" in self.terms:
             loss += tf.reduce_mean(tf.square(edited_rgb - original), axis=[1, 2, 3])
@@ -85,9 +95,9 @@ class ModifyObjective:
             target = color.ycrcb_to_rgb(tf.cast(self.teacher(x, training=False), tf.float32))
             loss += tf.reduce_mean(tf.square(edited_rgb - target), axis=[1, 2, 3])
         if self.rate_weight:
-            coefficients = proxy.encode(edited_rgb, self.quality, rounding="none", encoder=self.encoder)
+            coefficients = proxy.encode(edited_rgb, quality, rounding="none", encoder=self.encoder)
             height, width = tf.shape(x)[1], tf.shape(x)[2]
-            loss += self.rate_weight * rate.bits_per_pixel(coefficients, height, width, self.encoder, self.zone)
+            loss += rate_weight * rate.bits_per_pixel(coefficients, height, width, self.encoder, zone)
         return loss
 
     def jpegnet_loss(self, x, edited):

@@ -54,7 +54,7 @@ def to_ycrcb(rgb_uint8):
     return color.rgb_to_ycrcb(tf.cast(rgb_uint8, tf.float32) / 255.0)
 
 
-def batches(arrays, batch_size, seed, skip=0):
+def batches(arrays, batch_size, seed, skip=0, qualities=None):
     """A tf.data pipeline over in-memory uint8 arrays for one epoch.
 
     Args:
@@ -62,9 +62,13 @@ def batches(arrays, batch_size, seed, skip=0):
       batch_size: global batch size; the last partial batch is dropped.
       seed: shuffling seed for this epoch (the order is a pure function of it).
       skip: number of leading batches to skip (resuming mid-epoch).
+      qualities: None, or (lo, hi): each batch also carries a JPEG quality per example, int32
+        [batch_size], drawn uniformly from the integers lo..hi as a pure function of ``seed``
+        and the batch's index in the epoch (so a resumed epoch draws the same).
 
     Returns:
-      tf.data.Dataset of tuples of float32 YCrCb batches [batch_size, h, w, 3].
+      tf.data.Dataset of tuples of float32 YCrCb batches [batch_size, h, w, 3] (then the
+      qualities, with ``qualities``).
     """
     n = len(arrays[0])
     count = n // batch_size
@@ -72,10 +76,17 @@ def batches(arrays, batch_size, seed, skip=0):
     order = order.reshape(count, batch_size)[skip:]
     tensors = tuple(tf.constant(a) for a in arrays)
 
-    def gather(idx):
-        return tuple(to_ycrcb(tf.gather(t, idx)) for t in tensors)
+    def gather(idx, index):
+        out = tuple(to_ycrcb(tf.gather(t, idx)) for t in tensors)
+        if qualities:
+            lo, hi = qualities
+            draw = tf.random.stateless_uniform([batch_size], seed=tf.stack([tf.cast(seed % 2**31, tf.int64), index]),
+                                               minval=lo, maxval=hi + 1, dtype=tf.int32)
+            out += (draw,)
+        return out
 
-    return (tf.data.Dataset.from_tensor_slices(order)
+    indices = np.arange(skip, count, dtype=np.int64)
+    return (tf.data.Dataset.from_tensor_slices((order, indices))
             .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             .prefetch(tf.data.AUTOTUNE))
 

@@ -27,8 +27,9 @@ import keras
 import numpy as np
 
 from tfjpegnet import datasets, models
-from tfjpegnet.files import atomic_path
-from tfjpegnet.training import loop, patches, steps, validation
+from tfjpegnet.files import atomic_path, write_json
+from tfjpegnet.training import config as run_config
+from tfjpegnet.training import loop, patches, rate_weights, steps, validation
 from tfjpegnet.training.checkpoints import RunCheckpoint
 from tfjpegnet.training.loop import seed_for  # noqa: F401  (part of this module's interface)
 from tfjpegnet.training.objectives import ModifyObjective
@@ -54,15 +55,21 @@ class StageTrainer:
         self.strategy = steps.make_strategy(config["strategy"])
         self.train_patches = _training_patches(config)
         self.modify_inputs = patches.inversion_extension(self.train_patches)
-        self.validation = validation.Validation(
-            datasets.load_patches(config["test_images"], config["patch_size"]), config["quality"],
-            encoder="mozjpeg" if config["encoder"] == "mozjpeg" else "opencv")
+        self.qualities = run_config.parse_quality_range(config["qualities"]) if config["qualities"] else None
+        self.rate_weight_of = self._fit_rate_weight() if self.qualities else None
+        test_patches = datasets.load_patches(config["test_images"], config["patch_size"])
+        encoder = "mozjpeg" if config["encoder"] == "mozjpeg" else "opencv"
+        self.validation = validation.Validation(test_patches, config["quality"], encoder=encoder)
+        # A net for every quality is also validated at the ends and the middle of its range.
+        self.extra_validations = [validation.Validation(test_patches, q, encoder=encoder)
+                                  for q in sorted({*self.qualities, 50} - {config["quality"]})
+                                  if self.qualities[0] <= q <= self.qualities[1]] if self.qualities else []
         self.phases = (JPEG_PHASE, MODIFY_PHASE) if config["proxy"] == "jpegnet" else (MODIFY_PHASE,)
         self._jpeg_pairs = None
         with self.strategy.scope():
             self.modify_net = self._build_modify_net()
             self.jpeg_net = models.build_jpeg_net() if config["proxy"] == "jpegnet" else None
-            self.objective = ModifyObjective(config, self.jpeg_net)
+            self.objective = ModifyObjective(config, self.jpeg_net, self.rate_weight_of)
             self.optimizers = {(stage, phase): self._make_optimizer(phase)
                                for stage in range(1, config["stages"] + 1) for phase in self.phases}
         # The checkpoint's names are its layout: keep them stable so old checkpoints resume.
@@ -80,8 +87,23 @@ class StageTrainer:
         cfg = self.config
         if cfg["arch"] == "light":
             return models.build_light_modify_net(cfg["factor"], cfg["filters"], cfg["blocks"],
-                                                 mcu_branch=cfg["mcu_branch"])
+                                                 mcu_branch=cfg["mcu_branch"], conditioned=bool(self.qualities))
         return models.build_modify_net(cfg["depth"], cfg["filters"], mcu_branch=cfg["mcu_branch"])
+
+    def _fit_rate_weight(self):
+        """The rate weight per quality (:mod:`.rate_weights`), fitted on up to 256 training patches
+        chosen by the seed; written to the run's rate_weight.json."""
+        cfg = self.config
+        pick = np.random.default_rng(cfg["seed"]).permutation(len(self.train_patches))[:256]
+        weight, rows = rate_weights.fit(self.train_patches[np.sort(pick)], cfg["encoder"], cfg["rate_weight"],
+                                        cfg["quality"])
+        write_json(os.path.join(self.out, "rate_weight.json"),
+                   {"function": weight.describe(), "weight": weight.weight, "reference": weight.reference,
+                    "exponent": weight.exponent, "encoder": cfg["encoder"], "patches": int(len(pick)),
+                    "plain_slopes": rows})
+        print(f"Rate weight per quality: {weight.describe()} (plain {cfg['encoder']}'s slope on "
+              f"{len(pick)} training patches; {self.out}/rate_weight.json)")
+        return weight
 
     def _make_optimizer(self, phase):
         if phase == JPEG_PHASE:
@@ -137,10 +159,18 @@ class StageTrainer:
             arrays = (self.modify_inputs,)
             batch, epochs = cfg["batch_modify"], cfg["epochs_modify"]
             step = self.modify_step_fn(self.optimizers[stage, phase])
-            validate = functools.partial(self.validation.modify_net, self.modify_net)
+            validate = self._validate_modify_net
         return loop.Phase(stage=stage, stages=cfg["stages"], phase=phase, network=PHASE_NAMES[phase],
                           arrays=arrays, batch_size=batch, epochs=epochs, step=step, validate=validate,
-                          seed=cfg["seed"])
+                          seed=cfg["seed"], qualities=self.qualities if phase == MODIFY_PHASE else None)
+
+    def _validate_modify_net(self):
+        """The epoch's validation of Modify-Net: at the run's quality, and for a net for every
+        quality also at the others of :attr:`extra_validations` (keys prefixed ``q{Q}_``)."""
+        record = self.validation.modify_net(self.modify_net)
+        for extra in self.extra_validations:
+            record.update({f"q{extra.quality}_{k}": v for k, v in extra.modify_net(self.modify_net).items()})
+        return record
 
     # ----- the schedule ------------------------------------------------------------------------
     def fit(self):

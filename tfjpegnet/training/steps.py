@@ -11,6 +11,8 @@ workers.
 import keras
 import tensorflow as tf
 
+from tfjpegnet import models
+
 STRATEGIES = ("default", "mirrored", "multiworker")
 
 
@@ -93,18 +95,23 @@ def jpeg_step_fn(strategy, jpeg_net, optimizer, global_batch):
 
 
 def modify_step_fn(strategy, modify_net, objective, optimizer, global_batch):
-    """A distributed tf.function: one Modify-Net update on a YCrCb batch x.
+    """A distributed tf.function: one Modify-Net update on a YCrCb batch x (and its qualities).
 
-    x: float32 [batch, h, w, 3] in [0, 1]. Loss per example = ``objective(x, edited)``
+    x: float32 [batch, h, w, 3] in [0, 1]; for a quality-conditioned Modify-Net
+    (:func:`tfjpegnet.models.is_conditioned`) also quality, int32 [batch]: the net sees x with
+    the quality plane and the loss is ``objective(x, edited, quality)``. Loss per example = ``objective(x, edited)``
     (paper: MSE between JPEG-Net(blocks(Modify-Net(x))) reassembled and x), averaged over
     the global batch ``global_batch``. Gradients are taken and applied for Modify-Net's
     variables only: JPEG-Net (inside the objective) runs with training=False and never
     changes. Returns the mean loss (float32 scalar).
     """
-    def step(x):
+    conditioned = models.is_conditioned(modify_net)
+
+    def step(x, quality=None):
         with tf.GradientTape() as tape:
-            edited = tf.cast(modify_net(x, training=True), tf.float32)
-            per_example = objective(x, edited)
+            inputs = models.with_quality(x, quality) if conditioned else x
+            edited = tf.cast(modify_net(inputs, training=True), tf.float32)
+            per_example = objective(x, edited, quality) if conditioned else objective(x, edited)
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
         variables = modify_net.trainable_variables
         grads = tape.gradient(loss, variables)

@@ -17,15 +17,16 @@ from tfjpegnet.pixels import to_uint8
 from tfjpegnet.training import patches
 
 
-def edit_uint8(modify_net, rgb, batch_size=64):
+def edit_uint8(modify_net, rgb, batch_size=64, quality=None):
     """Run ``modify_net`` on uint8 RGB patches [N, h, w, 3]; returns uint8 RGB [N, h, w, 3] (numpy).
 
-    The edit is clipped to [0, 1] and rounded to 8 bits (:func:`tfjpegnet.pixels.to_uint8`).
+    The edit is clipped to [0, 1] and rounded to 8 bits (:func:`tfjpegnet.pixels.to_uint8`);
+    ``quality`` is what a quality-conditioned net edits for (:func:`tfjpegnet.models.edit_rgb`).
     """
     out = []
     for start in range(0, len(rgb), batch_size):
         batch = tf.constant(rgb[start:start + batch_size], tf.float32) / 255.0
-        out.append(to_uint8(models.edit_rgb(modify_net, batch)).numpy())
+        out.append(to_uint8(models.edit_rgb(modify_net, batch, quality)).numpy())
     return np.concatenate(out)
 
 
@@ -61,7 +62,7 @@ class Validation:
         OpenCV decode) and of plain JPEG; ``test_bpp`` and ``test_bpp_plain``, their mean bits
         per pixel (each patch encoded on its own).
         """
-        decoded, sizes = self._encode(edit_uint8(modify_net, self.patches))
+        decoded, sizes = self._encode(edit_uint8(modify_net, self.patches, quality=self.quality))
         pixels = self.patches.shape[1] * self.patches.shape[2]
         return {"test_psnr": metrics.psnr(self.patches, decoded),
                 "test_psnr_plain": self.plain_psnr,
