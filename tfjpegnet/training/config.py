@@ -82,10 +82,12 @@ DEFAULT_PRESET = "cpu"
 
 #: The keys that do not change what a run computes, so a resume may change them: where the
 #: run and its data live (the data itself is ``train_images`` and ``test_images``), how it is
-#: distributed and checkpointed, the start model (only used before the first checkpoint)
-#: and the preset's name (its values are the other keys).
+#: distributed and checkpointed, the start model (only used before the first checkpoint),
+#: the preset's name (its values are the other keys) and the epoch counts: a run may be
+#: extended (more epochs continue it) or cut short (fewer end each phase at its last
+#: checkpoint, whose model is then written).
 NOT_RESUME = frozenset({"out", "data_dir", "test_dir", "kodak_url", "strategy", "checkpoint_every", "init_model",
-                        "preset"})
+                        "preset", "epochs_jpeg", "epochs_modify"})
 
 DISTORTIONS = ("decoded", "proximity", "proximity-ssim", "teacher")
 
