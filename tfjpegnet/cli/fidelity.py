@@ -49,8 +49,9 @@ def run(args):
     bar = keras.utils.Progbar(steps, unit_name="quality")
     result = fidelity.measure(patches, qualities, jpeg_nets, run_quality, args.batch_size,
                               progress=lambda: bar.add(1), encoder=args.encoder)
-    result.update(images=[os.path.abspath(p) for p in test_paths],
-                  run=os.path.abspath(args.run) if args.run else None)
+    # Paths as given (relative to the working folder): a report never holds a machine's absolute path.
+    result.update(images=[os.path.relpath(p) for p in test_paths],
+                  run=os.path.relpath(args.run) if args.run else None)
     markdown = fidelity.to_markdown(result)
     write_json(os.path.join(args.out, "fidelity.json"), fidelity.to_json(result))
     write_text(os.path.join(args.out, "fidelity.md"), markdown)

@@ -44,8 +44,8 @@ def load_keras_model(path):
     Returns:
       keras.Model mapping float YCrCb [batch, H, W, 3] to the edited YCrCb.
 
-    Raises UserError if the file is missing, not a ``.keras`` model, or not an
-    image-to-image model with 3 channels.
+    Raises UserError if the file is missing, not a ``.keras`` model, not an
+    image-to-image model with 3 channels, or a net for every quality (not supported here yet).
     """
     path = os.fspath(path)
     if not path.endswith(".keras"):
@@ -56,6 +56,9 @@ def load_keras_model(path):
         model = keras.models.load_model(path, compile=False)
     except Exception as err:  # Keras raises many types for a bad archive
         raise UserError(f"{path}: cannot load the Keras model ({err})") from None
+    if models.is_conditioned(model):
+        raise UserError(f"{path}: a net for every quality (train --qualities) takes a quality plane; "
+                        "export and encode do not support it yet (judge it with tfjpegnet operating-point)")
     if tuple(model.input_shape[-1:]) != (3,) or tuple(model.output_shape[-1:]) != (3,):
         raise UserError(f"{path}: not a Modify-Net (input {model.input_shape}, "
                         f"output {model.output_shape}); expected 3-channel images")
