@@ -80,8 +80,18 @@ def measure(models, images, quality, progress=None, encoder=ENCODER):
       "plain_vs_opencv" (for another encoder: plain's own savings against OpenCV's default)
       and "models": one :func:`judge` row per model, labelled by its path.
     """
+    curve, opencv_curve = _curves(images, progress, encoder)
+    return _at_quality(models, images, quality, curve, opencv_curve, progress, encoder)
+
+
+def _curves(images, progress, encoder):
+    """(``encoder``'s reference curve, OpenCV's for another encoder or None) of :func:`reference_curve`."""
     curve = reference_curve(images, progress, encoder)
-    opencv_curve = None if encoder == ENCODER else reference_curve(images, progress, ENCODER)
+    return curve, None if encoder == ENCODER else reference_curve(images, progress, ENCODER)
+
+
+def _at_quality(models, images, quality, curve, opencv_curve, progress, encoder):
+    """:func:`measure`'s result at ``quality`` from curves already measured."""
     rows = judge_models(models, images, quality, curve, progress, encoder, opencv_curve)
     result = {"quality": quality, "encoder": encoder, "plain": curve[quality - 1], "models": rows}
     if opencv_curve is not None:
@@ -99,16 +109,8 @@ def measure_qualities(models, images, qualities, progress=None, encoder=ENCODER)
     ``encoder`` at the same qualities (NaN with fewer than 2 qualities), and with another
     encoder than OpenCV's also "bd_rate_vs_opencv" against plain OpenCV at the same qualities.
     """
-    curve = reference_curve(images, progress, encoder)
-    opencv_curve = None if encoder == ENCODER else reference_curve(images, progress, ENCODER)
-    by_quality = []
-    for quality in qualities:
-        rows = judge_models(models, images, quality, curve, progress, encoder, opencv_curve)
-        result = {"quality": quality, "encoder": encoder, "plain": curve[quality - 1], "models": rows}
-        if opencv_curve is not None:
-            result["plain_vs_opencv"] = dict(zip(("saving_psnr", "saving_ssim"),
-                                                 _savings(curve[quality - 1], opencv_curve)))
-        by_quality.append(result)
+    curve, opencv_curve = _curves(images, progress, encoder)
+    by_quality = [_at_quality(models, images, q, curve, opencv_curve, progress, encoder) for q in qualities]
 
     def bd(reference, points, key):
         return metrics.bd_rate([reference[q - 1]["bpp"] for q in qualities], [reference[q - 1][key] for q in qualities],

@@ -142,17 +142,16 @@ def _quality_index(quality):
     return tf.clip_by_value(tf.cast(tf.round(tf.cast(quality, tf.float32)), tf.int32), 1, 100) - 1
 
 
-def _per_plane(tables, zone):
-    """(tables for Y, Cb, Cr; zone) shaped to broadcast against coefficients [B, R, C, 8, 8].
+def _per_plane(tables):
+    """The Y, Cb, Cr quantisation tables, shaped to broadcast against coefficients [B, R, C, 8, 8].
 
-    ``tables``: [2, 8, 8] or [B, 2, 8, 8]; ``zone``: [8, 8] or [B, 8, 8].
+    ``tables``: [2, 8, 8] (one quality) or [B, 2, 8, 8] (a quality per example).
     """
     if len(tables.shape) == 4:
         luma, chroma = tables[:, 0, None, None], tables[:, 1, None, None]
-        zone = zone[:, None, None]
     else:
         luma, chroma = tables[0], tables[1]
-    return (luma, chroma, chroma), zone
+    return luma, chroma, chroma
 
 
 _floor = tf.grad_pass_through(tf.math.floor)
@@ -200,7 +199,8 @@ def dead_zone(quality, encoder="opencv"):
 def coefficient_zone(quality, encoder="opencv"):
     """:func:`dead_zone` shaped to broadcast against coefficients [B, R, C, 8, 8]:
     [8, 8] for one quality, [B, 1, 1, 8, 8] for a tensor [B] of qualities (float32)."""
-    return _per_plane(quant_tables(quality, encoder), dead_zone(quality, encoder))[1]
+    zone = dead_zone(quality, encoder)
+    return zone[:, None, None] if _per_example(quality) else zone
 
 
 # Every quality's tables and dead zone, for a batch with a quality per example: [100, ...]
@@ -368,7 +368,7 @@ def encode(rgb, quality, rounding="ste", encoder="opencv"):
       wholly in the padding are computed from replicated edges (libjpeg codes such Y
       blocks as DC-only dummies; decoded pixels do not depend on them).
     """
-    tables, zone = _per_plane(quant_tables(quality, encoder), dead_zone(quality, encoder))
+    tables, zone = _per_plane(quant_tables(quality, encoder)), coefficient_zone(quality, encoder)
     rgb = tf.convert_to_tensor(rgb)
     rgb255 = _floor(tf.clip_by_value(tf.cast(rgb, tf.float32), 0.0, 1.0) * 255.0 + 0.5)
     mcu_rows, mcu_cols = _mcus(tf.shape(rgb)[1], tf.shape(rgb)[2])
@@ -394,7 +394,7 @@ def decode(coefficients, quality, height, width, encoder="opencv"):
     Returns:
       float32 tensor [B, height, width, 3], RGB in [0, 1] on the 8-bit grid (k / 255).
     """
-    tables, _ = _per_plane(quant_tables(quality, encoder), dead_zone(quality, encoder))
+    tables = _per_plane(quant_tables(quality, encoder))
     planes = []
     for coef, table in zip(coefficients, tables):
         pixels = tf.cast(_idct(tf.cast(coef * table, tf.float64)), tf.float32) + 128.0

@@ -38,14 +38,14 @@ class Validation:
       quality: JPEG quality 1..100.
       encoder: the real encoder of the proposed path and of plain JPEG (a name of
         :data:`tfjpegnet.jpeg.encoders.ENCODERS`). Plain JPEG of the patches (OpenCV's, for
-        JPEG-Net, and ``encoder``'s) is computed once, here.
+        JPEG-Net, when first asked for, and ``encoder``'s, here) is computed once.
     """
 
     def __init__(self, test_patches, quality, encoder="opencv"):
         self.patches = test_patches
         self.quality = quality
         self.encoder = encoder
-        self.plain = patches.jpeg_targets(test_patches, quality)
+        self._opencv_jpeg = None  # OpenCV's JPEG of the patches, for JPEG-Net: made when first needed
         decoded, self.plain_sizes = self._encode(test_patches)
         self.plain_psnr = metrics.psnr(test_patches, decoded)
 
@@ -76,6 +76,8 @@ class Validation:
         """
         x = patches.to_ycrcb(self.patches)
         pred = tf.cast(jpeg_net(models.to_blocks(x), training=False), tf.float32)
-        target = models.to_blocks(patches.to_ycrcb(self.plain))
+        if self._opencv_jpeg is None:
+            self._opencv_jpeg = patches.jpeg_targets(self.patches, self.quality)
+        target = models.to_blocks(patches.to_ycrcb(self._opencv_jpeg))
         mse = float(tf.reduce_mean(tf.square(pred - target)))
         return {"test_jpegnet_psnr": 10 * math.log10(1.0 / mse)}
