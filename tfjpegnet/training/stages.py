@@ -58,12 +58,12 @@ class StageTrainer:
         self.qualities = run_config.parse_quality_range(config["qualities"]) if config["qualities"] else None
         self.rate_weight_of = self._fit_rate_weight() if self.qualities else None
         test_patches = datasets.load_patches(config["test_images"], config["patch_size"])
-        encoder = "mozjpeg" if config["encoder"] == "mozjpeg" else "opencv"
-        self.validation = validation.Validation(test_patches, config["quality"], encoder=encoder)
-        # A net for every quality is also validated at the ends and the middle of its range.
-        self.extra_validations = [validation.Validation(test_patches, q, encoder=encoder)
-                                  for q in sorted({*self.qualities, 50} - {config["quality"]})
-                                  if self.qualities[0] <= q <= self.qualities[1]] if self.qualities else []
+        self.validation = validation.Validation(test_patches, config["quality"], encoder=config["encoder"])
+        # A net for every quality is also validated at the ends and the middle (50) of its range.
+        lo, hi = self.qualities or (config["quality"], config["quality"])
+        extra = {lo, hi, min(max(50, lo), hi)} - {config["quality"]}
+        self.extra_validations = [validation.Validation(test_patches, q, encoder=config["encoder"])
+                                  for q in sorted(extra)]
         self.phases = (JPEG_PHASE, MODIFY_PHASE) if config["proxy"] == "jpegnet" else (MODIFY_PHASE,)
         self._jpeg_pairs = None
         with self.strategy.scope():
