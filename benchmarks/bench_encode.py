@@ -59,8 +59,9 @@ import tensorflow as tf  # noqa: E402
 
 from bench_train import machine_info, write_results  # noqa: E402  (benchmarks/ is this script's folder)
 from tfjpegnet import datasets, models  # noqa: E402
-from tfjpegnet.deploy import encode, savedmodel, tflite  # noqa: E402
+from tfjpegnet.deploy import savedmodel, tflite  # noqa: E402
 from tfjpegnet.jpeg import codec, encoders  # noqa: E402
+from tfjpegnet.training.config import parse_quality_range  # noqa: E402
 
 BASELINES = ("opencv", "mozjpeg")
 MODEL_ENCODERS = ("opencv", "mozjpeg")  # what follows the edit (--model-encoder)
@@ -189,19 +190,27 @@ def shipped_files(folder, name):
     return os.path.join(base, str(versions[0])), paths
 
 
-def check_same_model(editor, runner, probe, where):
+def run_tflite(runner, rgb, quality):
+    """The edit of a TFLite ``runner`` (a net for every quality gets ``quality``): RGB uint8 [H, W, 3] -> uint8."""
+    x = rgb.astype(np.float32) / 255.0
+    return tflite.to_uint8(runner(x, quality) if runner.conditioned else runner(x))
+
+
+def check_same_model(editor, runner, probe, where, quality):
     """Exit with a message unless the float32 TFLite ``runner`` edits ``probe`` (RGB uint8 [h, w, 3])
     as the .keras ``editor`` does, within 2 levels of 255: the shipped files are that model."""
-    difference = np.abs(tflite.to_uint8(runner(probe.astype(np.float32) / 255.0)).astype(int)
-                        - editor(probe).astype(int)).max()
+    difference = np.abs(run_tflite(runner, probe, quality).astype(int) - editor(probe).astype(int)).max()
     if difference > 2:
         sys.exit(f"bench_encode.py: {where} edits differently from its --model (max {difference} levels): "
                  "not an export of that model")
 
 
 def build_encoders(model_path, quality, scratch, calibration, threads, model_encoder="opencv", shipped=None,
-                   probe=None):
+                   probe=None, qualities=None):
     """Every method of one model as a pair (edit, finish).
+
+    A net for every quality edits for ``quality`` in every form; exporting one into ``scratch``
+    needs ``qualities`` (lo, hi), its trained range.
 
     ``shipped``: None (export the model's SavedModel and TFLite files into ``scratch``) or
     :func:`shipped_files`' result (time those files as they are; checked against the .keras
@@ -215,29 +224,41 @@ def build_encoders(model_path, quality, scratch, calibration, threads, model_enc
       (dict method -> (edit, finish), dict of model file sizes in bytes, the keras.Model).
     """
     modify_net = savedmodel.load_keras_model(model_path)
-    editor = encode.load_editor(model_path)
+    conditioned = models.is_conditioned(modify_net)
+    # As tfjpegnet encode runs a .keras net: one tf.function (a net for every quality edits for --quality).
+    keras_edit = tf.function(lambda images: savedmodel.edit_uint8(modify_net, images, quality if conditioned else None),
+                             input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8)])
+
+    def editor(rgb):
+        return keras_edit(tf.constant(rgb[None])).numpy()[0]
+
     if shipped:
         version_dir, tflite_paths = shipped
     else:
-        version_dir = savedmodel.write_saved_model(modify_net, quality,
+        if conditioned and qualities is None:
+            sys.exit(f"bench_encode.py: {model_path} is a net for every quality: give --qualities LO-HI "
+                     "(its trained range) or time its exported files with --shipped")
+        version_dir = savedmodel.write_saved_model(modify_net, qualities if conditioned else quality,
                                                    os.path.join(scratch, "saved_models", "bench"))
-        tflite_paths = tflite.write_tflite(modify_net, scratch, "bench", calibration)
+        tflite_paths = tflite.write_tflite(modify_net, scratch, "bench", calibration,
+                                           qualities if conditioned else None)
     encode_signature = tf.saved_model.load(version_dir).signatures["encode"]
+    with_quality = {"quality": tf.constant([quality])} if conditioned else {}
     runners = {variant: tflite.Runner(path, num_threads=threads) for variant, path in tflite_paths.items()}
     if shipped:
-        check_same_model(editor, runners["float32"], probe, tflite_paths["float32"])
+        check_same_model(editor, runners["float32"], probe, tflite_paths["float32"], quality)
     jpeg = jpeg_encoder(model_encoder, quality)
 
     def finish(edited, png):
         return jpeg(edited)
 
     def with_runner(runner):
-        return lambda rgb, png: tflite.to_uint8(runner(rgb.astype(np.float32) / 255.0))
+        return lambda rgb, png: run_tflite(runner, rgb, quality)
 
     methods = {
         f"keras+{model_encoder}": (lambda rgb, png: editor(rgb), finish),
         "savedmodel": (None, lambda rgb, png: encode_signature(
-            image_bytes=tf.constant([png]))["jpeg_bytes"][0].numpy()),
+            image_bytes=tf.constant([png]), **with_quality)["jpeg_bytes"][0].numpy()),
     }
     methods.update({f"tflite-{variant}": (with_runner(runner), finish) for variant, runner in runners.items()})
     sizes = {"keras": os.path.getsize(model_path), "savedmodel": savedmodel.folder_size(version_dir)}
@@ -434,7 +455,11 @@ def parse_args(argv):
                         help="time the exported files in DIR (tools/export.py's layout: DIR/NAME/<version> and "
                              "DIR/NAME[_fp16|_int8].tflite, NAME = each --model's name) instead of exporting each "
                              "--model to a scratch folder; each is checked to edit as its .keras model does")
-    parser.add_argument("--quality", type=int, default=15, help="JPEG quality")
+    parser.add_argument("--quality", type=int, default=15,
+                        help="JPEG quality (also what a net for every quality edits for)")
+    parser.add_argument("--qualities", default=None, metavar="LO-HI",
+                        help="the trained range of a net for every quality among --model, to export it "
+                             "(not needed with --shipped)")
     parser.add_argument("--model-encoder", choices=MODEL_ENCODERS, default="opencv",
                         help="JPEG encoder after the edit in the keras and tflite rows (opencv: optimised "
                              "Huffman tables, as the opencv row)")
@@ -487,13 +512,14 @@ def main(argv=None):
             ("tiny-paper", tiny_model(os.path.join(scratch, "tiny_paper.keras"))),
             ("tiny-light", tiny_light_model(os.path.join(scratch, "tiny_light.keras")))]
         calibration = tflite.calibration_patches(train_paths, args.calibration_patches)
+        qualities = parse_quality_range(args.qualities) if args.qualities else None
         methods = {(None, name): method for name, method in baseline_methods(args.quality).items()}
         model_info = []
         for index, (name, path) in enumerate(model_specs):
             shipped = shipped_files(args.shipped, name) if args.shipped else None
             built, sizes, net, files = build_encoders(path, args.quality, os.path.join(scratch, f"model{index}"),
                                                       calibration, args.threads, args.model_encoder, shipped,
-                                                      probe=originals[0][:128, :128])
+                                                      probe=originals[0][:128, :128], qualities=qualities)
             methods.update({(name, method): pair for method, pair in built.items()})
             shown = shown_path(path) if args.models else f"{os.path.basename(path)} (built by --quick)"
             model_info.append({"name": name, "path": shown, "files": {k: shown_path(v) for k, v in files.items()},

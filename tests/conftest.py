@@ -77,6 +77,22 @@ def tiny_modify_net(seed=0, mcu_branch=0):
     return net
 
 
+def tiny_conditioned_net(seed=0, mcu_branch=8):
+    """A tiny light Modify-Net for every quality (factor 4, 8 filters, 1 block, an MCU branch of
+    ``mcu_branch`` units, as the shipped net has) whose edit depends on the quality.
+
+    Its zero-initialised layers (the output convolution and the FiLM layer) get small random
+    weights, so the edit is not the identity and differs between qualities.
+    """
+    keras.utils.set_random_seed(seed)
+    net = models.build_light_modify_net(factor=4, filters=8, blocks=1, mcu_branch=mcu_branch, conditioned=True)
+    rng = np.random.default_rng(seed)
+    for name, std in [("conv_out", 0.005), ("film1", 0.2)]:
+        for weight in net.get_layer(name).weights:
+            weight.assign(rng.normal(0, std, weight.shape).astype(np.float32))
+    return net
+
+
 @pytest.fixture
 def image_dir(tmp_path, kodak_dir):
     """Two real 96x128 Kodak crops as PNG files (each gives two 64x64 patches)."""

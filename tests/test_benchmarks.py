@@ -113,22 +113,30 @@ def test_bench_encode_quick_writes_every_row(tmp_path, tiny_data_dir):
 
 @pytest.mark.slow
 def test_bench_encode_named_models_one_size_mozjpeg_after_the_edit(tmp_path, tiny_data_dir):
-    from conftest import tiny_modify_net
+    from conftest import tiny_conditioned_net, tiny_modify_net
     from tfjpegnet import models
 
     paper = tmp_path / "runs" / "paper_run" / "stage2" / "modify_net.keras"
     light = tmp_path / "elsewhere" / "light.keras"
+    anyq = tmp_path / "elsewhere" / "anyq.keras"
     paper.parent.mkdir(parents=True)
     light.parent.mkdir()
     tiny_modify_net(mcu_branch=4).save(paper)
     models.build_light_modify_net(factor=2, filters=8, blocks=2).save(light)
+    tiny_conditioned_net().save(anyq)
     out = tmp_path / "encode.json"
-    result = run_benchmark("bench_encode.py", "--quick", "--model", os.fspath(paper), f"lite={light}",
-                           "--sizes", "2mp", "--repeats", "1", "--model-encoder", "mozjpeg",
-                           "--data-dir", os.fspath(tiny_data_dir), "--out", os.fspath(out))
+    common = ["--quick", "--sizes", "2mp", "--repeats", "1", "--model-encoder", "mozjpeg",
+              "--data-dir", os.fspath(tiny_data_dir), "--out", os.fspath(out)]
+    # A net for every quality is exported for the benchmark only with its trained range.
+    refused = run_benchmark("bench_encode.py", *common, "--model", f"anyq={anyq}")
+    assert refused.returncode != 0 and "--qualities" in refused.stderr
+    result = run_benchmark("bench_encode.py", *common, "--model", os.fspath(paper), f"lite={light}", f"anyq={anyq}",
+                           "--qualities", "5-95", "--quality", "40")
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads(out.read_text())
-    (paper_name, paper_path), (light_name, light_path) = [(m["name"], m["path"]) for m in results["models"]]
+    (paper_name, paper_path), (light_name, light_path), (anyq_name, _) = [(m["name"], m["path"])
+                                                                          for m in results["models"]]
+    assert anyq_name == "anyq"
     assert (paper_name, paper_path) == ("paper_run", ".../paper_run/stage2/modify_net.keras")  # outside the repository
     assert light_name == "lite" and light_path.startswith(".../") and light_path.endswith("/elsewhere/light.keras")
     assert results["models"][0]["architecture"] == "paper: 3x8 convolutions, MCU branch 4"

@@ -153,6 +153,22 @@ def with_quality(ycrcb, quality):
     return tf.concat([ycrcb, plane], axis=-1)
 
 
+def conditioning_quality(quality, qualities):
+    """The quality a conditioned net is asked to edit for: ``quality`` clamped into its trained range.
+
+    Args:
+      quality: int, or a tensor of any shape, of JPEG qualities (1..100).
+      qualities: (lo, hi), the range the net was trained on (``train --qualities LO-HI``).
+
+    Returns:
+      float32 tensor of ``quality``'s shape: min(max(quality, lo), hi). Outside its range
+      a net gives the edit of the nearest quality it learned (the documented behaviour of
+      export, encode and serving for such a quality).
+    """
+    lo, hi = qualities
+    return tf.clip_by_value(tf.cast(quality, tf.float32), float(lo), float(hi))
+
+
 def is_conditioned(model):
     """True if ``model`` takes a quality plane as its last input channel (see :func:`with_quality`)."""
     return any(isinstance(layer, QualityOf) for layer in model.layers)

@@ -71,10 +71,10 @@ def test_calibration_paths_leave_out_the_kodak_test_images(kodak_dir, tmp_path):
 def test_a_failed_conversion_writes_nothing(model_path, tmp_path, tiny_data_dir, monkeypatch, capsys):
     convert = tflite.convert
 
-    def failing(net, variant, calibration=None):
+    def failing(net, variant, calibration=None, qualities=None):
         if variant == "int8":
             raise RuntimeError("int8 conversion failed")
-        return convert(net, variant, calibration)
+        return convert(net, variant, calibration, qualities)
 
     monkeypatch.setattr(tflite, "convert", failing)
     out = tmp_path / "saved_models"

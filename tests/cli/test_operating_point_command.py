@@ -97,3 +97,6 @@ def test_several_qualities_give_a_row_per_quality_and_bd_rates(tmp_path, kodak_d
     assert result["bd_rate_vs_opencv"][identity_model]["psnr"] < -5  # mozjpeg alone needs fewer bits
     markdown = (out / "operating_points.md").read_text()
     assert "BD-rate over Q 10..60" in markdown and markdown.count("## Operating points at Q") == 3
+    for figure in ("rd.png", "savings.png"):  # real PNGs of two panels each
+        image = cv2.imread(str(out / figure))
+        assert image is not None and image.shape[1] > 2 * image.shape[0]

@@ -65,7 +65,7 @@ def test_tile_boxes_cover_the_image_once():
 
 def test_tiled_edit_equals_untiled_within_one_level(kodak_dir):
     net = tiny_modify_net()
-    editor = encode.Editor(lambda images: savedmodel.edit_uint8(net, images), 15,
+    editor = encode.Editor(lambda images, quality: savedmodel.edit_uint8(net, images), 15,
                            models.receptive_radius(net))
     rgb = codec.read_image(kodak_dir / "kodim23.png")[:75, :93]
     whole = editor(rgb)

@@ -220,13 +220,3 @@ def test_edit_uint8_rounds_exactly_as_the_exported_graphs_always_did():
     edited = models.edit_rgb(net, tf.cast(images, tf.float32) / 255.0)
     before = tf.cast(tf.round(edited * 255.0), tf.uint8).numpy()
     assert np.array_equal(savedmodel.edit_uint8(net, images).numpy(), before)
-
-
-def test_a_net_for_every_quality_is_refused_with_a_message(tmp_path):
-    from tfjpegnet import models
-    from tfjpegnet.errors import UserError
-
-    path = tmp_path / "anyq.keras"
-    models.build_light_modify_net(factor=2, filters=4, blocks=1, conditioned=True).save(path)
-    with pytest.raises(UserError, match="every quality"):
-        savedmodel.load_keras_model(path)

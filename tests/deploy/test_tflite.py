@@ -8,7 +8,7 @@ import tensorflow as tf
 from tfjpegnet import cli, models
 from tfjpegnet.deploy import tflite
 from tfjpegnet.jpeg import codec
-from conftest import tiny_modify_net
+from conftest import tiny_conditioned_net, tiny_modify_net
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,6 @@ def test_residual_branch_found_in_a_loaded_model(tmp_path):
     net.save(tmp_path / "net.keras")
     loaded = keras.models.load_model(tmp_path / "net.keras")
     branch = tflite.residual_branch(loaded)
-    assert isinstance(branch, keras.Model)
     x = tf.random.uniform([1, 12, 17, 3])
     np.testing.assert_allclose(branch(x) + x, loaded(x), atol=1e-6)
 
@@ -131,3 +130,106 @@ def test_to_uint8_is_pixels_rounding_as_numpy():
     got = tflite.to_uint8(rgb)
     assert isinstance(got, np.ndarray) and got.dtype == np.uint8
     assert np.array_equal(got, before)
+
+
+QUALITIES = (5, 95)
+
+
+@pytest.fixture(scope="module")
+def conditioned(tmp_path_factory, kodak_dir):
+    """(keras.Model, {variant: path}) for the tiny conditioned net, trained range QUALITIES."""
+    out = tmp_path_factory.mktemp("tflite_conditioned")
+    net = tiny_conditioned_net()
+    calibration = tflite.calibration_patches([kodak_dir / "kodim01.png"], count=16)
+    return net, tflite.write_tflite(net, str(out), "tiny_any", calibration, qualities=QUALITIES)
+
+
+@pytest.fixture(scope="module")
+def crop_48x80(kodak_dir):
+    """A non-square crop whose sides are multiples of 16, as float32 RGB in [0, 1]."""
+    return codec.read_image(kodak_dir / "kodim23.png")[100:148, 200:280].astype(np.float32) / 255.0
+
+
+def test_residual_branch_of_a_loaded_conditioned_net_skips_the_image_of_its_input(tmp_path):
+    tiny_conditioned_net().save(tmp_path / "net.keras")
+    net = keras.models.load_model(tmp_path / "net.keras")
+    branch = tflite.residual_branch(net)
+    x = tf.random.uniform([1, 16, 32, 3])
+    residual = branch(x, tf.constant([[0.4]]))  # the quality enters as q / 100, not as a plane
+    assert residual.shape == (1, 16, 32, 3)
+    np.testing.assert_allclose(residual + x, net(models.with_quality(x, 40)), atol=1e-6)
+
+
+def test_conditioned_float32_matches_keras_at_each_quality(conditioned, crop_48x80):
+    net, paths = conditioned
+    runner = tflite.Runner(paths["float32"])
+    assert runner.conditioned
+    names = sorted(d["name"] for d in runner.interpreter.get_input_details())
+    assert names == ["serving_default_quality:0", "serving_default_rgb:0"]
+    edits = {}
+    for quality in (10, 80):
+        reference = models.edit_rgb(net, crop_48x80[None], quality).numpy()[0]
+        edits[quality] = runner(crop_48x80, quality)
+        assert edits[quality].shape == crop_48x80.shape
+        assert np.abs(edits[quality] - reference).max() <= 1e-4
+        assert np.abs(reference - crop_48x80).max() > 5e-3  # the edit is not the identity
+    assert np.abs(edits[10] - edits[80]).max() > 5e-3  # and it depends on the quality
+
+
+def test_conditioned_file_clamps_quality_into_trained_range(conditioned, crop_48x80):
+    _, paths = conditioned
+    runner = tflite.Runner(paths["float32"])
+    lo, hi = QUALITIES
+    np.testing.assert_array_equal(runner(crop_48x80, 1), runner(crop_48x80, lo))
+    np.testing.assert_array_equal(runner(crop_48x80, 100), runner(crop_48x80, hi))
+    assert np.abs(runner(crop_48x80, lo) - runner(crop_48x80, hi)).max() > 1e-2
+
+
+def test_conditioned_quantised_variants_verify(conditioned, test_images):
+    net, paths = conditioned
+    for quality in (10, 100):  # 100: outside the trained range, the reference is clamped as the files are
+        rows = {row["variant"]: row for row in tflite.verify(net, paths, test_images, quality, QUALITIES)}
+        assert set(rows) == {"keras", "float32", "fp16", "int8"}
+        assert all(row["ok"] for row in rows.values()), tflite.format_report(list(rows.values()))
+
+
+def test_int8_calibration_spreads_qualities_over_the_trained_range():
+    calibration = np.zeros((4, 16, 16, 3), np.uint8)
+    samples = list(tflite.representative_dataset(calibration, QUALITIES)())
+    assert [sorted(s) for s in samples] == [["quality", "rgb"]] * 5
+    assert [s["rgb"].shape for s in samples] == [(1, 16, 16, 3)] * 5
+    np.testing.assert_array_equal(np.concatenate([s["quality"] for s in samples]), [5, 27.5, 50, 72.5, 95])
+    assert [sorted(s) for s in tflite.representative_dataset(calibration)()] == [["rgb"]] * 5
+
+
+def test_runner_quality_required_exactly_for_a_conditioned_file(conditioned, converted, crop_48x80):
+    with pytest.raises(ValueError, match="quality"):
+        tflite.Runner(conditioned[1]["float32"])(crop_48x80)
+    plain = tflite.Runner(converted[1]["float32"])
+    assert not plain.conditioned
+    with pytest.raises(ValueError, match="quality"):
+        plain(crop_48x80, 15)
+
+
+def test_edit_module_needs_qualities_exactly_for_a_conditioned_net():
+    with pytest.raises(ValueError, match="qualities"):
+        tflite.EditModule(tiny_conditioned_net())
+    with pytest.raises(ValueError, match="qualities"):
+        tflite.EditModule(tiny_modify_net(), qualities=QUALITIES)
+
+
+def test_an_int8_file_with_a_dead_layer_runs_in_xnnpack_and_edits_as_keras(kodak_dir, test_images, tmp_path):
+    """A ReLU layer that is 0 on every input (here the MCU branch's second layer, as in a trained
+    net whose training switched it off) gets a degenerate int8 scale; the file must still run."""
+    net = tiny_conditioned_net()
+    mcu2 = net.get_layer("mcu2")
+    kernel, bias = mcu2.get_weights()
+    mcu2.set_weights([kernel, np.full_like(bias, -100.0)])  # every pre-activation below 0
+    calibration = tflite.calibration_patches([kodak_dir / "kodim01.png"], count=16)
+    path = tmp_path / "dead_int8.tflite"
+    path.write_bytes(tflite.convert(net, "int8", calibration, QUALITIES))
+    runner = tflite.Runner(path)
+    rgb = test_images[0].astype(np.float32) / 255.0
+    edited = runner(rgb, 30.0)  # XNNPACK refuses to prepare the file without revive_dead_scales
+    reference = models.edit_rgb(net, rgb[None], 30).numpy()[0]
+    assert np.abs(edited - reference).max() < 4 / 255

@@ -8,8 +8,13 @@ JPEG, 4:2:0, from OpenCV, with optimised Huffman tables unless --baseline-huffma
 Any JPEG decoder reads the files. An output never replaces an input; each file is
 written under a temporary name and renamed when complete. A file that cannot be read
 gets one error line and the others are still encoded; the exit code is then 1.
-Without --model, the shipped saved_models/tfjpegnet_q15 of the tfjpegnet checkout is
-used, from any working directory.
+Without --model, the shipped saved_models/tfjpegnet of the tfjpegnet checkout (one net for
+every quality) is used, from any working directory.
+
+--quality: any JPEG quality 1..100. A net for one quality (e.g. saved_models/tfjpegnet_q15)
+defaults to its own; the net for every quality defaults to 75 and, for a quality outside the
+range it was trained on (5..95 for the shipped one), says so and applies the edit it learned
+for the nearest trained quality, then encodes at the quality asked for.
 """
 
 import sys
@@ -23,10 +28,12 @@ def add_arguments(parser):
     parser.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
     parser.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder")
     parser.add_argument("--model", default=None,
-                        help="SavedModel folder (latest version used) or a .keras Modify-Net "
-                             "(default: saved_models/tfjpegnet_q15 of the tfjpegnet checkout)" + DESCRIBED_DEFAULT)
+                        help="SavedModel folder (latest version used) or a .keras Modify-Net for one quality "
+                             "(default: saved_models/tfjpegnet of the tfjpegnet checkout, one net for every "
+                             "quality)" + DESCRIBED_DEFAULT)
     parser.add_argument("--quality", default=None,
-                        help="JPEG quality (default: the model's; required for a .keras file)" + DESCRIBED_DEFAULT)
+                        help="JPEG quality 1..100 (default: a net for one quality: its own, required for a .keras "
+                             "file; the net for every quality: 75)" + DESCRIBED_DEFAULT)
     parser.add_argument("--encoder", choices=("mozjpeg", "jpegli", "opencv"), default="mozjpeg",
                         help="JPEG encoder after the edit: mozjpeg (trellis quantisation, progressive), jpegli, "
                              "or OpenCV's libjpeg-turbo with optimised Huffman tables")
@@ -67,6 +74,14 @@ def run(args):
     pairs = encode.plan(args.inputs, args.out)
     model = resolve_model(args.model)
     editor = encode.load_editor(model)
+    if editor.qualities is not None:
+        quality = encode.DEFAULT_QUALITY if quality is None else quality
+        lo, hi = editor.qualities
+        if not lo <= quality <= hi:
+            nearest = min(max(quality, lo), hi)
+            print(f"tfjpegnet encode: quality {quality} is outside the qualities {lo}..{hi} the model was trained "
+                  f"on: the edit learned for {nearest} is applied, the JPEG is written at {quality}",
+                  file=sys.stderr)
     quality = quality if quality is not None else editor.quality
     if quality is None:
         raise UserError(f"{model}: a .keras file does not record its JPEG quality; pass --quality")

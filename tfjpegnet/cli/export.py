@@ -9,6 +9,12 @@ OUT/NAME.tflite, NAME_fp16.tflite and NAME_int8.tflite. Signatures: serving_defa
 encoder), encode (image_bytes string [batch], PNG/JPEG files -> jpeg_bytes string
 [batch] at the model's quality) and metadata (-> quality, halo).
 
+A net for every quality (``train --qualities``) is exported with ``--qualities LO-HI``, the
+range it was trained on (its run's config.json), instead of --quality: NAME defaults to
+tfjpegnet, both image signatures take a second input ``quality`` int32 [batch], metadata
+gives quality_min, quality_max and halo, and the TFLite files take a second input
+``quality`` float32 [1]. A quality outside LO..HI is edited as the nearest one of LO..HI.
+
 The int8 file is calibrated on 64x64 patches of --calibration-dir, or by default of the
 Kodak training images (kodim01..21), downloaded once from --kodak-url and checked
 against their SHA-256. If those cannot be had (e.g. offline), the command stops with one
@@ -25,9 +31,16 @@ KODAK_URL = "http://r0k.us/graphics/kodak/kodak/"  # tfjpegnet.datasets.KODAK_UR
 def add_arguments(parser):
     """Register the ``export`` command's options on ``parser``."""
     parser.add_argument("--model", required=True, help="trained Modify-Net .keras file" + DESCRIBED_DEFAULT)
-    parser.add_argument("--quality", required=True, help="JPEG quality the model was trained for (1..100)" + DESCRIBED_DEFAULT)
+    parser.add_argument("--quality", default=None,
+                        help="JPEG quality the model was trained for (1..100); required for a net for one "
+                             "quality" + DESCRIBED_DEFAULT)
+    parser.add_argument("--qualities", default=None,
+                        help="LO-HI: the qualities a net for every quality was trained on (train --qualities); "
+                             "required for such a net" + DESCRIBED_DEFAULT)
     parser.add_argument("--out", default="saved_models", help="output folder")
-    parser.add_argument("--name", default=None, help="model name (default: tfjpegnet_q{quality})" + DESCRIBED_DEFAULT)
+    parser.add_argument("--name", default=None,
+                        help="model name (default: tfjpegnet_q{quality}, or tfjpegnet for a net for every "
+                             "quality)" + DESCRIBED_DEFAULT)
     parser.add_argument("--version", type=int, default=None,
                         help="SavedModel version (default: next free integer)" + DESCRIBED_DEFAULT)
     parser.add_argument("--serving-base-path", default="/models",
@@ -72,32 +85,46 @@ def run(args):
     """Export the model; returns 0, or 1 if a TFLite check failed (files are kept)."""
     import os
 
+    from tfjpegnet import models
     from tfjpegnet.deploy import savedmodel, tflite
     from tfjpegnet.jpeg import codec
     from tfjpegnet.jpeg.quality_range import check_quality
+    from tfjpegnet.training.config import parse_quality_range
 
-    quality = check_quality(args.quality)
-    name = savedmodel.check_model_name(args.name or f"tfjpegnet_q{quality}")
+    if (args.quality is None) == (args.qualities is None):
+        raise UserError("give --quality Q (a net for one quality) or --qualities LO-HI (a net for every quality)")
+    qualities = parse_quality_range(args.qualities) if args.qualities else None
+    quality = check_quality(args.quality) if args.quality is not None else None
+    name = savedmodel.check_model_name(args.name or ("tfjpegnet" if qualities else f"tfjpegnet_q{quality}"))
     if args.verify_images and not args.tflite:
         raise UserError("--verify-images checks the TFLite files; add --tflite")
     if args.tflite and args.calibration_patches < 1:
         raise UserError(f"--calibration-patches must be >= 1, got {args.calibration_patches}")
     modify_net = savedmodel.load_keras_model(args.model)
+    if models.is_conditioned(modify_net) != bool(qualities):
+        raise UserError(f"{args.model}: " + ("a net for every quality: give --qualities LO-HI (its run's "
+                                             "config.json), not --quality" if qualities is None else
+                                             "a net for one quality: give --quality, not --qualities"))
     images = [codec.read_image(p) for p in args.verify_images or []]
     converted = None
     if args.tflite:
         calibration = tflite.calibration_patches(calibration_paths(args), args.calibration_patches)
-        converted = tflite.convert_all(modify_net, calibration)
-    version_dir = savedmodel.write_saved_model(modify_net, quality, os.path.join(args.out, name), args.version)
+        converted = tflite.convert_all(modify_net, calibration, qualities=qualities)
+    version_dir = savedmodel.write_saved_model(modify_net, qualities or quality, os.path.join(args.out, name),
+                                               args.version)
     print(f"SavedModel  {version_dir}  {savedmodel.folder_size(version_dir) / 1e6:.2f} MB")
     ok = True
     if converted:
         paths = tflite.write_models(converted, args.out, name)
         for variant, path in paths.items():
             print(f"TFLite {variant:7s} {path}  {os.path.getsize(path) / 1e6:.2f} MB")
-        if images:
-            rows = tflite.verify(modify_net, paths, images, quality)
+        # A net for every quality is checked at both ends of its range and in the middle.
+        checked = sorted({qualities[0], sum(qualities) // 2, qualities[1]}) if qualities else [quality]
+        for q in checked if images else []:
+            rows = tflite.verify(modify_net, paths, images, q, qualities=qualities)
+            if qualities:
+                print(f"quality {q}:")
             print(tflite.format_report(rows))
-            ok = all(row["ok"] for row in rows)
+            ok = ok and all(row["ok"] for row in rows)
     print(f"config      {savedmodel.write_models_config(args.out, args.serving_base_path)}")
     return 0 if ok else 1

@@ -34,7 +34,8 @@ def add_arguments(parser):
                         help="real encoder judged on (opencv, opencv-optimize, mozjpeg, mozjpeg-baseline, jpegli, "
                              "...); savings are against its own curve, and for another than opencv also "
                              "against OpenCV's default")
-    parser.add_argument("--out", help="also write operating_points.json and .md to this directory")
+    parser.add_argument("--out", help="also write operating_points.json and .md to this directory, and with "
+                        "several qualities rd.png (RD curves) and savings.png (bits saved against quality)")
 
 
 def run(args):
@@ -70,5 +71,7 @@ def run(args):
     if args.out:
         write_json(os.path.join(args.out, "operating_points.json"), metrics.json_ready(result))
         write_text(os.path.join(args.out, "operating_points.md"), markdown)
+        if len(qualities) > 1:
+            operating_point.write_figures(result, args.out)
     print(markdown)
     return 0

@@ -4,7 +4,9 @@ Each image is one request. With the ``encode`` signature the file's bytes are se
 the answer is written as OUTDIR/<name>.jpg; with ``serving_default`` the decoded pixels
 are sent and the edited pixels come back as OUTDIR/<name>.png (lossless), or, with
 ``--encoder E --quality Q``, are encoded here by that encoder (mozjpeg: the smallest files;
-the ``encode`` signature can only use TensorFlow's libjpeg-turbo) as OUTDIR/<name>.jpg. Exit code 0
+the ``encode`` signature can only use TensorFlow's libjpeg-turbo) as OUTDIR/<name>.jpg. A model
+for every quality (``tfjpegnet``) takes the quality with each image: ``--request-quality Q``
+(then ``--encoder`` encodes at Q too unless ``--quality`` says otherwise). Exit code 0
 on success, 1 if the server cannot be reached or answers with an error, 2 for bad
 arguments or unreadable inputs.
 """
@@ -38,7 +40,11 @@ def add_arguments(parser):
     parser.add_argument("--encoder", choices=("mozjpeg", "mozjpeg-baseline", "jpegli", "opencv-optimize"),
                         help="with serving_default: encode the edited pixels with this encoder (needs --quality, "
                              "the model's)" + DESCRIBED_DEFAULT)
-    parser.add_argument("--quality", type=argtypes.quality_arg, help="JPEG quality for --encoder" + DESCRIBED_DEFAULT)
+    parser.add_argument("--quality", type=argtypes.quality_arg,
+                        help="JPEG quality for --encoder (default: --request-quality)" + DESCRIBED_DEFAULT)
+    parser.add_argument("--request-quality", type=argtypes.quality_arg,
+                        help="JPEG quality sent with each image, for a model for every quality such as tfjpegnet "
+                             "(a model for one quality takes none)" + DESCRIBED_DEFAULT)
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
     parser.add_argument("--dry-run", action="store_true",
                         help="print each request instead of sending it")
@@ -92,13 +98,13 @@ def exchange(args, port, values):
 
     if args.protocol == "rest":
         url = serving_client.rest_url(args.host, args.model, port, args.version)
-        body = serving_client.rest_body(args.signature, values)
+        body = serving_client.rest_body(args.signature, values, args.request_quality)
         if args.dry_run:
             print(url, json.dumps(body)[:300])
             return None
         return serving_client.parse_rest_response(args.signature,
                                                   serving_client.send_rest(url, body, args.timeout))
-    request = serving_client.predict_request(args.model, args.signature, values, args.version)
+    request = serving_client.predict_request(args.model, args.signature, values, args.version, args.request_quality)
     if args.dry_run:
         print(f"grpc {args.host}:{port} model {args.model} signature {args.signature} "
               f"({request.ByteSize()} bytes)")
@@ -113,6 +119,8 @@ def run(args):
     Bad arguments and unreadable inputs raise UserError / OSError (exit code 2 from
     :func:`tfjpegnet.cli.main`).
     """
+    if args.quality is None:
+        args.quality = args.request_quality
     if args.encoder is not None and (args.signature != "serving_default" or args.quality is None):
         raise UserError("--encoder needs --signature serving_default and --quality (the model's quality)")
     port = args.port or (REST_PORT if args.protocol == "rest" else GRPC_PORT)

@@ -17,16 +17,18 @@ from pathlib import Path
 import tensorflow as tf
 
 import tfjpegnet
-from tfjpegnet import datasets, files
+from tfjpegnet import datasets, files, models
 from tfjpegnet.deploy import savedmodel, tiling
 from tfjpegnet.jpeg import codec, encoders
 from tfjpegnet.errors import UserError
 
-DEFAULT_MODEL_NAME = "tfjpegnet_q15"
+DEFAULT_MODEL_NAME = "tfjpegnet"
+#: The quality ``encode`` uses with a model for every quality when none is given.
+DEFAULT_QUALITY = 75
 
 
 def default_model():
-    """The shipped model ``saved_models/tfjpegnet_q15`` of the repository tfjpegnet runs from.
+    """The shipped model ``saved_models/tfjpegnet`` (one net for every quality) of the repository tfjpegnet runs from.
 
     In a clone or an editable install (``pip install -e .``) the repository root is the
     folder holding the ``tfjpegnet`` package, whatever the working directory is.
@@ -40,17 +42,35 @@ def default_model():
 
 
 class Editor:
-    """A loaded Modify-Net: ``edit(rgb uint8 [H, W, 3]) -> uint8 [H, W, 3]``, its quality and halo."""
+    """A loaded Modify-Net: its edit of RGB uint8 images, its quality (or trained range) and halo.
 
-    def __init__(self, edit, quality, halo):
-        """``edit``: uint8 [1, H, W, 3] -> uint8 tensor, same shape; ``quality``: int or None."""
+    A net for one quality has ``quality`` (int, or None for a ``.keras`` file, which does
+    not record it) and ``qualities`` None; a net for every quality has ``quality`` None and
+    ``qualities`` (lo, hi), its trained range.
+    """
+
+    def __init__(self, edit, quality, halo, qualities=None):
+        """``edit``: (uint8 [1, H, W, 3], int32 [1] quality) -> uint8 tensor, same shape (the quality
+        is ignored by a net for one quality)."""
         self._edit = edit
         self.quality = quality
         self.halo = halo
+        self.qualities = qualities
+
+    def at(self, quality):
+        """The edit for JPEG quality ``quality`` (int 1..100): a function RGB uint8 [H, W, 3] -> uint8 [H, W, 3].
+
+        A net for every quality edits a quality outside its trained range as the nearest
+        trained one; a net for one quality edits the same for every quality.
+        """
+        q = tf.constant([int(quality)], tf.int32)
+        return lambda rgb: self._edit(tf.convert_to_tensor(rgb[None], tf.uint8), q).numpy()[0]
 
     def __call__(self, rgb):
-        """Edit one RGB uint8 image [H, W, 3]; returns uint8 [H, W, 3]."""
-        return self._edit(tf.convert_to_tensor(rgb[None], tf.uint8)).numpy()[0]
+        """Edit one RGB uint8 image [H, W, 3] at the model's own quality; returns uint8 [H, W, 3]."""
+        if self.qualities is not None:
+            raise ValueError("a net for every quality edits for a quality: use editor.at(quality)")
+        return self.at(self.quality or 1)(rgb)
 
 
 def saved_model_version_dir(path):
@@ -64,24 +84,32 @@ def saved_model_version_dir(path):
 
 
 def load_editor(path):
-    """Load ``path``: a SavedModel (model or version folder) or a ``.keras`` Modify-Net.
+    """Load ``path``: a SavedModel (model or version folder) or a ``.keras`` Modify-Net for one quality.
 
     Returns:
-      :class:`Editor`; its ``quality`` is the SavedModel's, or None for a ``.keras`` file
-      (which does not record one).
+      :class:`Editor`. A ``.keras`` net for every quality is refused (UserError): it does not
+      record the range it was trained on; export it (``tfjpegnet export --qualities``).
     """
     path = os.fspath(path)
     if path.endswith(".keras"):
         modify_net = savedmodel.load_keras_model(path)
-        edit = tf.function(lambda images: savedmodel.edit_uint8(modify_net, images),
-                           input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8)])
+        if models.is_conditioned(modify_net):
+            raise UserError(f"{path}: a net for every quality does not record the qualities it was trained on; "
+                            "export it with tfjpegnet export --qualities LO-HI (see its run's config.json) "
+                            "and encode with the SavedModel")
+        edit = tf.function(lambda images, quality: savedmodel.edit_uint8(modify_net, images),
+                           input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8),
+                                            tf.TensorSpec([1], tf.int32)])
         return Editor(edit, None, tiling.halo(modify_net))
     if not os.path.isdir(path):
         raise UserError(f"{path}: no such model (a SavedModel folder or a .keras file)")
     loaded = tf.saved_model.load(saved_model_version_dir(path))
     meta = {k: int(v.numpy()) for k, v in loaded.signatures["metadata"]().items()}
     serve = loaded.signatures["serving_default"]
-    return Editor(lambda images: serve(images=images)["modified"], meta["quality"], meta["halo"])
+    if "quality_min" in meta:
+        return Editor(lambda images, quality: serve(images=images, quality=quality)["modified"], None,
+                      meta["halo"], (meta["quality_min"], meta["quality_max"]))
+    return Editor(lambda images, quality: serve(images=images)["modified"], meta["quality"], meta["halo"])
 
 
 def plan(inputs, out_dir):
@@ -142,7 +170,7 @@ def encode_file(editor, src, out, quality, encoder="mozjpeg", tile=1024):
       int, the size of the written file in bytes. Raises codec.ImageError for an
       unreadable input (nothing is written then).
     """
-    edited = tiling.edit_tiled(editor, codec.read_image(src), editor.halo, tile)
+    edited = tiling.edit_tiled(editor.at(quality), codec.read_image(src), editor.halo, tile)
     jpeg = encoders.encode(encoder, edited, quality)
     files.write_bytes(out, jpeg)
     return len(jpeg)

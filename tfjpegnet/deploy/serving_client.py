@@ -8,6 +8,10 @@ The signatures (written by :mod:`tfjpegnet.deploy.savedmodel`):
   string [batch] (JPEG files at the model's quality);
 - ``metadata``: no input -> ``quality`` int32 scalar, ``halo`` int32 scalar.
 
+A model for every quality takes a second input, ``quality`` int32 [batch] (one JPEG quality
+1..100 per image), in both image signatures; its metadata gives ``quality_min`` and
+``quality_max`` (the trained range) instead of ``quality``.
+
 REST (port 8501): ``POST /v1/models/<name>[/versions/<n>]:predict`` with a JSON body in
 the columnar ``inputs`` format; bytes travel base64-encoded as ``{"b64": ...}``.
 gRPC (port 8500): ``PredictionService/Predict`` with a ``PredictRequest``. Requests are
@@ -28,6 +32,7 @@ from tfjpegnet.errors import UserError
 
 INPUTS = {"serving_default": "images", "encode": "image_bytes"}
 OUTPUTS = {"serving_default": "modified", "encode": "jpeg_bytes"}
+QUALITY_INPUT = "quality"
 REST_PORT = 8501
 GRPC_PORT = 8500
 
@@ -44,13 +49,15 @@ def rest_url(host, model, port=REST_PORT, version=None):
     return f"http://{host}:{int(port)}{path}:predict"
 
 
-def rest_body(signature, values):
+def rest_body(signature, values, quality=None):
     """Build the JSON body (a dict) of a REST ``:predict`` request.
 
     Args:
       signature: ``"serving_default"`` or ``"encode"``.
       values: for ``serving_default`` a uint8 array [batch, H, W, 3]; for ``encode`` a
         list of bytes objects (image files).
+      quality: None (a model for one quality), or for a model for every quality the JPEG
+        quality (int 1..100) of every image of the batch.
 
     Returns:
       dict ``{"signature_name": ..., "inputs": {name: value}}``, bytes as ``{"b64": str}``.
@@ -60,7 +67,10 @@ def rest_body(signature, values):
         value = [{"b64": base64.b64encode(data).decode("ascii")} for data in values]
     else:
         value = np.asarray(values, dtype=np.uint8).tolist()
-    return {"signature_name": signature, "inputs": {INPUTS[signature]: value}}
+    inputs = {INPUTS[signature]: value}
+    if quality is not None:
+        inputs[QUALITY_INPUT] = [int(quality)] * len(value)
+    return {"signature_name": signature, "inputs": inputs}
 
 
 def parse_rest_response(signature, response):
@@ -79,13 +89,13 @@ def parse_rest_response(signature, response):
     return np.asarray(outputs, dtype=np.uint8)
 
 
-def predict_request(model, signature, values, version=None):
+def predict_request(model, signature, values, version=None, quality=None):
     """Build a gRPC ``PredictRequest`` (tensorflow_serving.apis.predict_pb2).
 
     Args:
       model: served model name, e.g. ``"tfjpegnet_q15"``.
       signature: ``"serving_default"`` or ``"encode"``.
-      values: as in :func:`rest_body`.
+      values, quality: as in :func:`rest_body`.
       version: int model version, or None for the latest.
 
     Returns:
@@ -104,6 +114,8 @@ def predict_request(model, signature, values, version=None):
     else:
         tensor = tf.make_tensor_proto(np.asarray(values, dtype=np.uint8), dtype=tf.uint8)
     request.inputs[INPUTS[signature]].CopyFrom(tensor)
+    if quality is not None:
+        request.inputs[QUALITY_INPUT].CopyFrom(tf.make_tensor_proto([int(quality)] * len(values), dtype=tf.int32))
     return request
 
 

@@ -6,13 +6,22 @@ Every file has the same interface:
 - output ``edited`` float32 [1, H, W, 3], the edited RGB clipped to [0, 1]; round
   ``edited * 255`` to uint8 and hand it to any JPEG encoder at the model's quality.
 
+A file of a net for every quality (:func:`tfjpegnet.models.is_conditioned`) has a second
+input ``quality`` float32 [1], the JPEG quality (1..100) the image will be encoded at;
+the file clamps it into the trained range (lo, hi) (outside it the net gives the edit of
+the nearest quality it learned, :func:`tfjpegnet.models.conditioning_quality`), and
+``edited`` goes to the JPEG encoder at the quality given. LiteRT names the inputs
+``serving_default_rgb:0`` and ``serving_default_quality:0`` and lists them in any order:
+find them by name (:class:`Runner` does this).
+
 H and W are free (shape signature [1, -1, -1, 3]): call
-``interpreter.resize_tensor_input(input_index, [1, H, W, 3])`` and
+``interpreter.resize_tensor_input(rgb_index, [1, H, W, 3])`` and
 ``allocate_tensors()`` before ``invoke()`` (:class:`Runner` does this).
 
 Variants: ``float32`` (as trained); ``fp16`` (float16 weights, float32 arithmetic);
 ``int8`` (full integer quantisation of weights and activations, calibrated on 64x64
-training patches; float32 input and output, quantised inside). Checked with the
+training patches, for a conditioned net at qualities spread over its trained range;
+float32 inputs and output, quantised inside). Checked with the
 LiteRT interpreter (``ai_edge_litert``, imported only when a :class:`Runner` is made),
 which uses XNNPACK on CPU.
 """
@@ -34,21 +43,43 @@ SUFFIXES = {"float32": "", "fp16": "_fp16", "int8": "_int8"}
 TOLERANCES = {"float32": 1e-4, "fp16": 0.05, "int8": 0.3}
 
 
-def residual_branch(modify_net):
-    """Return a function YCrCb -> residual for a Modify-Net (output = input + residual).
+def _image_and_quality(modify_net):
+    """The KerasTensors a Modify-Net computes its edit from: (image, quality).
 
-    If the model ends in ``Add([input, residual])`` (as :func:`models.build_modify_net`
-    builds it) the residual branch is taken as its own keras.Model, so the full-range
-    sum is never quantised; otherwise the residual is computed as output - input.
+    ``image``: YCrCb [B, H, W, 3], the model input, or for a conditioned net the output of
+    its :class:`models.ImageOf`; ``quality``: None, or for a conditioned net the output of its
+    :class:`models.QualityOf`, q / 100 [B, 1].
     """
+    if not models.is_conditioned(modify_net):
+        return modify_net.inputs[0], None
+    of = {type(layer): layer.output for layer in modify_net.layers if isinstance(layer, (models.ImageOf, models.QualityOf))}
+    return of[models.ImageOf], of[models.QualityOf]
+
+
+def residual_branch(modify_net):
+    """Return a function (ycrcb, q) -> residual for a Modify-Net (output = image + residual).
+
+    ``ycrcb``: float [B, H, W, 3] in [0, 1]; ``q``: None, or for a conditioned net the
+    quality / 100, float [B, 1]. The residual is float [B, H, W, 3].
+
+    If the model ends in ``Add([image, residual])`` (:func:`models.build_modify_net`, and
+    :func:`models.build_light_modify_net`, where a conditioned net's image is its
+    :class:`models.ImageOf`) the residual branch is taken as its own keras.Model whose
+    inputs are the image and, for a conditioned net, the output of its
+    :class:`models.QualityOf`: the full-range sum is never quantised, and the quality
+    enters as one number, not as the constant plane the net's own input carries (whose
+    int8 broadcast and spatial mean XNNPACK cannot run). Otherwise the residual is computed
+    as output - image.
+    """
+    image, quality = _image_and_quality(modify_net)
+    inputs = [image] if quality is None else [image, quality]
     last = modify_net.layers[-1]
-    if isinstance(last, keras.layers.Add) and len(last.input) == 2:
-        first, second = last.input
-        if first is modify_net.inputs[0]:
-            return keras.Model(modify_net.inputs, second)
-        if second is modify_net.inputs[0]:
-            return keras.Model(modify_net.inputs, first)
-    return lambda ycrcb: modify_net(ycrcb, training=False) - ycrcb
+    if isinstance(last, keras.layers.Add) and len(last.input) == 2 and any(t is image for t in last.input):
+        branch = keras.Model(inputs, next(t for t in last.input if t is not image))
+        return lambda ycrcb, q=None: branch([ycrcb] if q is None else [ycrcb, q])
+    if quality is None:
+        return lambda ycrcb, q=None: modify_net(ycrcb, training=False) - ycrcb
+    return lambda ycrcb, q: modify_net(models.with_quality(ycrcb, q[:, 0] * 100.0), training=False) - ycrcb
 
 
 def _linear_maps():
@@ -67,6 +98,17 @@ def _linear_maps():
     return a.numpy(), (a @ b - eye).numpy()
 
 
+RGB_SPEC = tf.TensorSpec([1, None, None, 3], tf.float32, name="rgb")
+QUALITY_SPEC = tf.TensorSpec([1], tf.float32, name="quality")
+
+
+def check_qualities(modify_net, qualities):
+    """Raise ValueError unless ``qualities`` (lo, hi) is given exactly for a conditioned net."""
+    if models.is_conditioned(modify_net) != (qualities is not None):
+        raise ValueError(f"{modify_net.name}: give qualities=(lo, hi), the trained range, for a net for "
+                         "every quality (models.is_conditioned), and only for one")
+
+
 class EditModule(tf.Module):
     """Modify-Net as one TF function ``edit``: rgb float32 [1, None, None, 3] -> edited RGB.
 
@@ -75,23 +117,33 @@ class EditModule(tf.Module):
     then int8 quantisation only rounds small-range tensors (the residual) and one final
     sum, instead of every step of two colour conversions on full-range values.
 
+    For a conditioned net ``edit`` takes a second input ``quality`` float32 [1] (a JPEG
+    quality 1..100), clamped into the trained range ``qualities``
+    (:func:`models.conditioning_quality`) before it becomes the quality plane.
+
     Keras 3 wraps each ``tf.Variable``; the module tracks the raw variables as well so
     that the TFLite converter can freeze them into constants.
     """
 
-    def __init__(self, modify_net):
-        """Wrap ``modify_net`` (keras.Model)."""
+    def __init__(self, modify_net, qualities=None):
+        """Wrap ``modify_net`` (keras.Model); ``qualities`` (lo, hi): required for a conditioned net only."""
         super().__init__(name="tfjpegnet_tflite")
+        check_qualities(modify_net, qualities)
+        self.qualities = qualities
         self.residual = residual_branch(modify_net)
         self.tf_variables = [weight.value for weight in modify_net.weights]
         a, c = _linear_maps()
         self.a_kernel = tf.constant(a.T[None, None])  # [1, 1, in, out] for a 1x1 conv
         self.c_kernel = tf.constant(c.T[None, None])
+        specs = [RGB_SPEC] if qualities is None else [RGB_SPEC, QUALITY_SPEC]
+        self.edit = tf.function(self._edit, input_signature=specs)
 
-    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name="rgb")])
-    def edit(self, rgb):
-        """rgb float32 [1, H, W, 3] in [0, 1] -> {"edited": float32 [1, H, W, 3] in [0, 1]}."""
-        residual = tf.cast(self.residual(color.rgb_to_ycrcb(rgb)), tf.float32)
+    def _edit(self, rgb, quality=None):
+        """rgb float32 [1, H, W, 3] in [0, 1] (and for a conditioned net quality float32 [1])
+        -> {"edited": float32 [1, H, W, 3] in [0, 1]}."""
+        ycrcb = color.rgb_to_ycrcb(rgb)
+        q = None if quality is None else models.conditioning_quality(quality, self.qualities)[:, None] / 100.0
+        residual = tf.cast(self.residual(ycrcb, q), tf.float32)
         change = (tf.nn.conv2d(residual, self.a_kernel, 1, "VALID")
                   + tf.nn.conv2d(rgb, self.c_kernel, 1, "VALID"))
         return {"edited": tf.clip_by_value(rgb + change, 0.0, 1.0)}
@@ -127,18 +179,41 @@ def rgb_cube_patch(size=64):
     return patch
 
 
-def convert(modify_net, variant, calibration=None):
+def representative_dataset(calibration, qualities=None):
+    """The int8 calibration samples: the :func:`rgb_cube_patch` and every patch of ``calibration``.
+
+    Args:
+      calibration: uint8 [N, h, w, 3] RGB patches (h = w).
+      qualities: (lo, hi) for a conditioned net, else None.
+
+    Returns:
+      a function returning an iterator of dicts keyed by the ``edit`` inputs' names:
+      ``rgb`` float32 [1, h, w, 3] in [0, 1] and, with ``qualities``, ``quality``
+      float32 [1], spread evenly over lo..hi across the N + 1 samples (so the int8
+      ranges cover every trained quality).
+    """
+    patches = [rgb_cube_patch(calibration.shape[1]), *calibration]
+    if qualities is None:
+        return lambda: ({"rgb": patch[None].astype(np.float32) / 255.0} for patch in patches)
+    spread = np.linspace(*qualities, len(patches)).astype(np.float32)
+    return lambda: ({"rgb": patch[None].astype(np.float32) / 255.0, "quality": q[None]}
+                    for patch, q in zip(patches, spread))
+
+
+def convert(modify_net, variant, calibration=None, qualities=None):
     """Convert Modify-Net to a TFLite flatbuffer.
 
     Args:
       modify_net: keras.Model (Modify-Net).
       variant: ``"float32"``, ``"fp16"`` or ``"int8"``.
       calibration: uint8 [N, h, w, 3] RGB patches; required for ``"int8"``.
+      qualities: (lo, hi), the trained quality range of a conditioned net
+        (:func:`models.is_conditioned`); required for one, None for other nets.
 
     Returns:
       bytes, the .tflite model.
     """
-    module = EditModule(modify_net)
+    module = EditModule(modify_net, qualities)
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [module.edit.get_concrete_function()], module)
     if variant == "fp16":
@@ -149,12 +224,38 @@ def convert(modify_net, variant, calibration=None):
             raise ValueError("int8 conversion needs calibration patches")
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.representative_dataset = lambda: (
-            [patch[None].astype(np.float32) / 255.0]
-            for patch in [rgb_cube_patch(calibration.shape[1]), *calibration])
+        converter.representative_dataset = representative_dataset(calibration, qualities)
+        return revive_dead_scales(converter.convert())
     elif variant != "float32":
         raise ValueError(f"unknown TFLite variant {variant!r}; choose from {VARIANTS}")
     return converter.convert()
+
+
+#: An int8 activation scale below this marks a tensor that was 0 on every calibration sample.
+DEAD_SCALE = 1e-6
+
+
+def revive_dead_scales(data):
+    """Give the dead activations of an int8 .tflite (bytes) a usable scale; returns the new bytes.
+
+    A layer whose ReLU output is 0 on every calibration sample (e.g. a unit layer that
+    training switched off) gets a scale of about 1e-8, and XNNPACK then refuses the whole
+    model (the requantisation ratios of its neighbours are out of range). Such a tensor
+    holds only its zero point, so its scale can be set to that of the tensor its operator
+    reads, exactly: every value is still 0.
+    """
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+    for graph in model.subgraphs:
+        for op in graph.operators:
+            for index in op.outputs:
+                quant = graph.tensors[index].quantization
+                if quant is None or quant.scale is None or len(quant.scale) != 1 or quant.scale[0] >= DEAD_SCALE:
+                    continue
+                source = graph.tensors[op.inputs[0]].quantization
+                quant.scale[0] = source.scale[0] if source is not None and source.scale is not None else 1 / 255
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
 def tflite_path(out_dir, name, variant):
@@ -162,13 +263,13 @@ def tflite_path(out_dir, name, variant):
     return os.path.join(out_dir, f"{name}{SUFFIXES[variant]}.tflite")
 
 
-def convert_all(modify_net, calibration):
-    """Convert all three variants in memory (nothing is written).
+def convert_all(modify_net, calibration, qualities=None):
+    """Convert all three variants in memory (nothing is written); arguments as :func:`convert`.
 
     Returns:
       dict variant -> bytes (the .tflite model), in :data:`VARIANTS` order.
     """
-    return {variant: convert(modify_net, variant, calibration) for variant in VARIANTS}
+    return {variant: convert(modify_net, variant, calibration, qualities) for variant in VARIANTS}
 
 
 def write_models(models_bytes, out_dir, name):
@@ -184,35 +285,60 @@ def write_models(models_bytes, out_dir, name):
     return paths
 
 
-def write_tflite(modify_net, out_dir, name, calibration):
-    """Convert all three variants, then atomically write them (none is written if a conversion fails).
+def write_tflite(modify_net, out_dir, name, calibration, qualities=None):
+    """Convert all three variants (:func:`convert_all`), then atomically write them (none is
+    written if a conversion fails).
 
     Returns:
       dict variant -> path, in :data:`VARIANTS` order.
     """
-    return write_models(convert_all(modify_net, calibration), out_dir, name)
+    return write_models(convert_all(modify_net, calibration, qualities), out_dir, name)
+
+
+def _input_index(details, name):
+    """Index of the input called ``name`` in LiteRT's input details (it reports e.g.
+    ``serving_default_rgb:0``), or None if there is none."""
+    found = [d["index"] for d in details if d["name"].split(":")[0].split("_")[-1] == name]
+    return found[0] if found else None
 
 
 class Runner:
-    """A LiteRT interpreter for one .tflite file that accepts any image size."""
+    """A LiteRT interpreter for one .tflite file that accepts any image size.
+
+    ``conditioned`` is True if the file has a ``quality`` input (a net for every quality).
+    """
 
     def __init__(self, path, num_threads=None):
         """Load ``path``; ``num_threads`` as in LiteRT (None: its default)."""
         from ai_edge_litert.interpreter import Interpreter
 
         self.interpreter = Interpreter(model_path=os.fspath(path), num_threads=num_threads)
-        self.input_index = self.interpreter.get_input_details()[0]["index"]
+        details = self.interpreter.get_input_details()
+        self.input_index = _input_index(details, "rgb")
+        if self.input_index is None:
+            raise ValueError(f"{path}: no input named rgb (inputs {[d['name'] for d in details]})")
+        self.quality_index = _input_index(details, "quality")
+        self.conditioned = self.quality_index is not None
         self.output_index = self.interpreter.get_output_details()[0]["index"]
         self.shape = None
 
-    def __call__(self, rgb):
-        """Edit one image: float32 [H, W, 3] RGB in [0, 1] -> float32 [H, W, 3] in [0, 1]."""
+    def __call__(self, rgb, quality=None):
+        """Edit one image: float32 [H, W, 3] RGB in [0, 1] -> float32 [H, W, 3] in [0, 1].
+
+        ``quality``: the JPEG quality (number 1..100, clamped by the file into its trained
+        range) for a conditioned file, where it is required; a ValueError for other files.
+        """
+        if self.conditioned != (quality is not None):
+            raise ValueError("a net for every quality needs the quality to edit for" if self.conditioned
+                             else "this file edits for one quality; it takes no quality")
         shape = (1, *rgb.shape)
         if shape != self.shape:
             self.interpreter.resize_tensor_input(self.input_index, shape)
             self.interpreter.allocate_tensors()
             self.shape = shape
         self.interpreter.set_tensor(self.input_index, np.asarray(rgb, np.float32)[None])
+        if self.conditioned:
+            self.interpreter.set_tensor(self.quality_index, np.array([quality], np.float32))
         self.interpreter.invoke()
         return self.interpreter.get_tensor(self.output_index)[0]
 
@@ -232,14 +358,18 @@ def jpeg_psnr(original, edited, quality):
     return metrics.psnr(original, decoded)
 
 
-def verify(modify_net, paths, images, quality):
+def verify(modify_net, paths, images, quality, qualities=None):
     """Compare each TFLite variant with the Keras model on ``images``.
 
     Args:
       modify_net: the keras.Model the files were converted from.
       paths: dict variant -> .tflite path (as returned by :func:`write_tflite`).
       images: list of RGB uint8 [H, W, 3] test images.
-      quality: JPEG quality for the PSNR check.
+      quality: JPEG quality for the PSNR check; a conditioned net and its files also
+        edit for it.
+      qualities: (lo, hi), the trained range of a conditioned net (required for one,
+        None for other nets); the Keras reference is given the clamped quality, as the
+        files clamp it themselves.
 
     Returns:
       list of dicts, one per variant plus a first ``keras`` row, with keys ``variant``,
@@ -247,12 +377,14 @@ def verify(modify_net, paths, images, quality):
       ``psnr`` (mean dB after real JPEG), ``delta`` (worst per-image |PSNR - float32
       file's PSNR|, dB) and ``ok`` (within :data:`TOLERANCES`).
     """
+    check_qualities(modify_net, qualities)
+    edit_quality = None if qualities is None else models.conditioning_quality(quality, qualities)
     floats = [img.astype(np.float32) / 255.0 for img in images]
-    reference = [models.edit_rgb(modify_net, x[None]).numpy()[0] for x in floats]
+    reference = [models.edit_rgb(modify_net, x[None], edit_quality).numpy()[0] for x in floats]
     outputs = {"keras": reference}
     for variant, path in paths.items():
         runner = Runner(path)
-        outputs[variant] = [runner(x) for x in floats]
+        outputs[variant] = [runner(x, None if qualities is None else quality) for x in floats]
     scores = {k: [jpeg_psnr(img, out, quality) for img, out in zip(images, v)] for k, v in outputs.items()}
     base = scores.get("float32", scores["keras"])
     rows = []

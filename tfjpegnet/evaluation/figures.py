@@ -1,4 +1,4 @@
-"""Figures for the evaluation report: rate-distortion curves (PNG) and visual grids (JPEG).
+"""Figures for the reports: rate-distortion curves and bit savings by quality (PNG), visual grids (JPEG).
 
 Rendered with matplotlib's non-interactive Agg backend and written atomically.
 """
@@ -46,6 +46,34 @@ def rd_figure(path, curves, title):
         axis.set_ylabel(label)
         axis.grid(True, alpha=0.3)
     axes[1].legend(fontsize=8, loc="lower right")
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def savings_figure(path, series, title, targets=None):
+    """Bit saving against quality: two panels (at equal PSNR, at equal SSIM), one line per model.
+
+    Args:
+      path: output PNG path.
+      series: list of dicts with "label" (str), "quality" (ints), "saving_psnr" and
+        "saving_ssim" (percent, positive = fewer bits; lists as long as "quality").
+      title: figure title.
+      targets: optional list of (quality_lo, quality_hi, percent at PSNR, percent at SSIM),
+        drawn as dotted steps (e.g. the goals a model should reach).
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for axis, key, label in ((axes[0], "saving_psnr", "at equal PSNR"), (axes[1], "saving_ssim", "at equal SSIM")):
+        axis.axhline(0.0, color="black", linewidth=0.8)
+        for line in series:
+            axis.plot(line["quality"], line[key], marker="o", markersize=4, label=line["label"])
+        for lo, hi, *goal in targets or []:
+            axis.hlines(goal[0 if key == "saving_psnr" else 1], lo, hi, colors="gray", linestyles=":",
+                        label="target" if (lo, hi) == tuple(targets[0][:2]) else None)
+        axis.set_xlabel("JPEG quality")
+        axis.set_title(f"bits saved {label}")
+        axis.grid(True, alpha=0.3)
+    axes[0].set_ylabel("fewer bits than plain (%)")
+    axes[1].legend(fontsize=8, loc="best")
     fig.suptitle(title)
     _save(fig, path)
 

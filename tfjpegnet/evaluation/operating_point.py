@@ -11,6 +11,8 @@ files; :func:`judge` for any edit (the per-image optimum of :mod:`.edit_optimum`
 The command around it is :mod:`tfjpegnet.cli.operating_point`.
 """
 
+import os
+
 from tfjpegnet.evaluation import evaluate, metrics
 
 ENCODER = "opencv"
@@ -159,6 +161,28 @@ def qualities_to_markdown(result):
     for by in result["by_quality"]:
         lines.append(to_markdown(by).replace("# Operating points", "## Operating points"))
     return "\n".join(lines)
+
+
+def write_figures(result, out_dir):
+    """The figures of a :func:`measure_qualities` result: ``rd.png`` (PSNR and SSIM against bpp,
+    plain encoder and each model at the measured qualities) and ``savings.png`` (each model's
+    bit saving at equal PSNR and SSIM against quality). Returns the two paths."""
+    from tfjpegnet.evaluation import figures
+
+    encoder, qualities = result["encoder"], result["qualities"]
+    plain = [by["plain"] for by in result["by_quality"]]
+    curves = [{"label": f"plain {encoder}", "dashed": True, "color": "black",
+               **{key: [p[key] for p in plain] for key in ("bpp", "psnr", "ssim")}}]
+    series = []
+    for index, path in enumerate(result["bd_rate"]):
+        rows = [by["models"][index] for by in result["by_quality"]]
+        curves.append({"label": path, **{key: [r[key] for r in rows] for key in ("bpp", "psnr", "ssim")}})
+        series.append({"label": path, "quality": qualities,
+                       **{key: [r[key] for r in rows] for key in ("saving_psnr", "saving_ssim")}})
+    rd, savings = os.path.join(out_dir, "rd.png"), os.path.join(out_dir, "savings.png")
+    figures.rd_figure(rd, curves, f"{encoder}, Q {qualities[0]}..{qualities[-1]}")
+    figures.savings_figure(savings, series, f"pre-edit on top of {encoder}: bits saved along its own curve")
+    return rd, savings
 
 
 def judge_models(models, images, quality, curve, progress=None, encoder=ENCODER, opencv_curve=None):
