@@ -100,3 +100,8 @@ def test_several_qualities_give_a_row_per_quality_and_bd_rates(tmp_path, kodak_d
     for figure in ("rd.png", "savings.png"):  # real PNGs of two panels each
         image = cv2.imread(str(out / figure))
         assert image is not None and image.shape[1] > 2 * image.shape[0]
+        (out / figure).unlink()
+    assert cli.main(["operating-point", "--redraw", "--out", str(out)]) == 0  # from the JSON, measuring nothing
+    assert all(cv2.imread(str(out / figure)) is not None for figure in ("rd.png", "savings.png"))
+    assert cli.main(["operating-point", "--redraw", "--out", str(tmp_path / "none")]) == 2
+    assert cli.main(["operating-point", "--images", str(images), identity_model]) == 2  # no --quality

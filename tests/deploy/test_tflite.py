@@ -218,18 +218,26 @@ def test_edit_module_needs_qualities_exactly_for_a_conditioned_net():
         tflite.EditModule(tiny_modify_net(), qualities=QUALITIES)
 
 
-def test_an_int8_file_with_a_dead_layer_runs_in_xnnpack_and_edits_as_keras(kodak_dir, test_images, tmp_path):
-    """A ReLU layer that is 0 on every input (here the MCU branch's second layer, as in a trained
-    net whose training switched it off) gets a degenerate int8 scale; the file must still run."""
+def test_an_int8_file_of_a_net_whose_mcu_branch_is_dead_runs_in_xnnpack_and_keeps_its_constant(
+        kodak_dir, test_images, tmp_path):
+    """The MCU branch's second layer 0 on every input (as training left the net for every
+    quality): the branch adds mcu_out's bias, a constant of a few levels, which int8 must keep."""
     net = tiny_conditioned_net()
-    mcu2 = net.get_layer("mcu2")
+    mcu2, mcu_out = net.get_layer("mcu2"), net.get_layer("mcu_out")
     kernel, bias = mcu2.get_weights()
     mcu2.set_weights([kernel, np.full_like(bias, -100.0)])  # every pre-activation below 0
+    kernel, bias = mcu_out.get_weights()
+    constant = np.random.default_rng(3).uniform(-0.8, 0.8, bias.shape).astype(np.float32)  # x MCU_GAIN: +-8 / 1000
+    mcu_out.set_weights([kernel, constant])
     calibration = tflite.calibration_patches([kodak_dir / "kodim01.png"], count=16)
+    revived = tflite.with_dead_branch_revived(net, calibration, QUALITIES)
+    assert revived is not net
+    rgb = test_images[0].astype(np.float32) / 255.0
+    reference = models.edit_rgb(net, rgb[None], 30).numpy()[0]
+    np.testing.assert_allclose(models.edit_rgb(revived, rgb[None], 30).numpy()[0], reference, atol=1e-6)
     path = tmp_path / "dead_int8.tflite"
     path.write_bytes(tflite.convert(net, "int8", calibration, QUALITIES))
-    runner = tflite.Runner(path)
-    rgb = test_images[0].astype(np.float32) / 255.0
-    edited = runner(rgb, 30.0)  # XNNPACK refuses to prepare the file without revive_dead_scales
-    reference = models.edit_rgb(net, rgb[None], 30).numpy()[0]
-    assert np.abs(edited - reference).max() < 4 / 255
+    edited = tflite.Runner(path)(rgb, 30.0)  # XNNPACK refuses to prepare the file without the revival
+    assert np.abs(edited - reference).mean() < 1 / 255  # the constant kept (without: about 2 levels off)
+    live = tiny_conditioned_net()
+    assert tflite.with_dead_branch_revived(live, calibration, QUALITIES) is live  # a working branch is left alone

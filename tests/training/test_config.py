@@ -75,7 +75,8 @@ def test_removed_and_unknown_distortion_terms_are_refused(distortion, message):
 
 
 @pytest.mark.parametrize("key, value", [("rounding", "soft"), ("rate_gradient", "boundary"),
-                                        ("rate_gradient", "ste"), ("train_only_branch", True)])
+                                        ("rate_gradient", "ste"), ("train_only_branch", True),
+                                        ("quality_balance", "plain-mse")])
 def test_saved_config_with_a_removed_option_in_use_cannot_be_read_as_current(key, value):
     with pytest.raises(UserError, match="--" + key.replace("_", "-")):
         config.without_removed({"quality": 15, key: value})

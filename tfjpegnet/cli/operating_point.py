@@ -21,8 +21,8 @@ from tfjpegnet.errors import UserError
 
 def add_arguments(parser):
     """Register the command's options on an argparse parser."""
-    parser.add_argument("models", nargs="+", help="Modify-Net .keras files (e.g. runs/NAME/stage1/modify_net.keras)")
-    parser.add_argument("--quality", type=qualities_arg, required=True,
+    parser.add_argument("models", nargs="*", help="Modify-Net .keras files (e.g. runs/NAME/stage1/modify_net.keras)")
+    parser.add_argument("--quality", type=qualities_arg,
                         help="JPEG quality the models are judged at, or several, comma-separated (e.g. "
                              "10,20,30,50,75,90): a row per model and quality and BD-rates over them")
     images = parser.add_mutually_exclusive_group()
@@ -36,10 +36,37 @@ def add_arguments(parser):
                              "against OpenCV's default")
     parser.add_argument("--out", help="also write operating_points.json and .md to this directory, and with "
                         "several qualities rd.png (RD curves) and savings.png (bits saved against quality)")
+    parser.add_argument("--redraw", action="store_true",
+                        help="measure nothing: draw rd.png and savings.png again from --out's operating_points.json "
+                             "(of several qualities)")
+
+
+def redraw(out):
+    """Draw the figures of ``out/operating_points.json`` (a several-quality result) again; returns 0."""
+    import json
+
+    from tfjpegnet.evaluation import operating_point
+
+    path = os.path.join(out, "operating_points.json")
+    if not os.path.isfile(path):
+        raise UserError(f"--redraw: no {path}; measure first (without --redraw)")
+    with open(path) as handle:
+        result = json.load(handle)
+    if "by_quality" not in result:
+        raise UserError(f"--redraw: {path} is a one-quality result; figures need several qualities")
+    for figure in operating_point.write_figures(result, out):
+        print(figure)
+    return 0
 
 
 def run(args):
     """Run the command: print the table; with ``--out`` also write it and the JSON."""
+    if args.redraw:
+        if not args.out or args.models:
+            raise UserError("--redraw takes --out DIR and no models")
+        return redraw(args.out)
+    if not args.models or not args.quality:
+        raise UserError("give the models to judge and --quality")
     missing = [path for path in args.models if not os.path.isfile(path)]
     if missing:
         raise UserError(f"model file(s) not found: {', '.join(missing)}")

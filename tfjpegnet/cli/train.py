@@ -50,9 +50,6 @@ def add_arguments(parser):
     flag("--qualities", "LO-HI: train one light net for every quality in LO..HI (FiLM-conditioned on the "
          "quality), a quality per example drawn uniformly; the rate weight follows plain JPEG's slope "
          "(docs/training.md)")
-    flag("--quality-balance", "with --qualities: 'plain-mse' multiplies each example's loss by plain JPEG's "
-         "MSE at --quality over that at the example's quality, so high qualities weigh as much as low ones",
-         choices=("none", "plain-mse"))
     flag("--data-dir", "folder(s) of training/test images, searched recursively (default: download Kodak)",
          nargs="+")
     flag("--test-dir", "folder whose every image is a test image; then every --data-dir image trains "

@@ -213,6 +213,8 @@ def convert(modify_net, variant, calibration=None, qualities=None):
     Returns:
       bytes, the .tflite model.
     """
+    if variant == "int8" and calibration is not None and len(calibration):
+        modify_net = with_dead_branch_revived(modify_net, calibration, qualities)
     module = EditModule(modify_net, qualities)
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [module.edit.get_concrete_function()], module)
@@ -225,37 +227,47 @@ def convert(modify_net, variant, calibration=None, qualities=None):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.representative_dataset = representative_dataset(calibration, qualities)
-        return revive_dead_scales(converter.convert())
     elif variant != "float32":
         raise ValueError(f"unknown TFLite variant {variant!r}; choose from {VARIANTS}")
     return converter.convert()
 
 
-#: An int8 activation scale below this marks a tensor that was 0 on every calibration sample.
-DEAD_SCALE = 1e-6
+def with_dead_branch_revived(modify_net, calibration, qualities=None):
+    """``modify_net``, or if its MCU branch's last hidden layer is dead a copy that computes the same without a dead layer.
 
+    In a trained net the units of ``mcu2`` (ReLU) can all be 0 on every input: the branch
+    then adds a constant, ``mcu_out``'s bias. int8 quantisation gives that all-zero tensor a
+    scale of about 1e-8 (XNNPACK refuses to run the file) and the bias an int32 it cannot
+    hold (the constant, a few levels of 255, is lost). The copy makes unit 0 of ``mcu2``
+    the constant 1 (kernel 0, bias 1) and moves ``mcu_out``'s bias into that unit's outgoing
+    weights: the same function wherever unit 0 was off, i.e. on every calibration input.
 
-def revive_dead_scales(data):
-    """Give the dead activations of an int8 .tflite (bytes) a usable scale; returns the new bytes.
+    Args:
+      modify_net: keras.Model; calibration: uint8 [N, h, w, 3] RGB patches; qualities: the
+        trained range (lo, hi) of a conditioned net (its hidden layer is checked at lo, the
+        middle and hi), else None.
 
-    A layer whose ReLU output is 0 on every calibration sample (e.g. a unit layer that
-    training switched off) gets a scale of about 1e-8, and XNNPACK then refuses the whole
-    model (the requantisation ratios of its neighbours are out of range). Such a tensor
-    holds only its zero point, so its scale can be set to that of the tensor its operator
-    reads, exactly: every value is still 0.
+    Returns:
+      keras.Model (``modify_net`` itself when there is nothing to revive).
     """
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
-    for graph in model.subgraphs:
-        for op in graph.operators:
-            for index in op.outputs:
-                quant = graph.tensors[index].quantization
-                if quant is None or quant.scale is None or len(quant.scale) != 1 or quant.scale[0] >= DEAD_SCALE:
-                    continue
-                source = graph.tensors[op.inputs[0]].quantization
-                quant.scale[0] = source.scale[0] if source is not None and source.scale is not None else 1 / 255
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+    names = {layer.name for layer in modify_net.layers}
+    if not {"mcu2", "mcu_out"} <= names:
+        return modify_net
+    probe = keras.Model(modify_net.inputs, modify_net.get_layer("mcu2").output)
+    ycrcb = color.rgb_to_ycrcb(tf.constant(calibration, tf.float32) / 255.0)
+    at = [None] if qualities is None else sorted({qualities[0], sum(qualities) // 2, qualities[1]})
+    if any(float(tf.reduce_max(probe(ycrcb if q is None else models.with_quality(ycrcb, q)))) > 0 for q in at):
+        return modify_net
+    copy = keras.models.clone_model(modify_net)
+    copy.set_weights(modify_net.get_weights())
+    hidden, out = copy.get_layer("mcu2"), copy.get_layer("mcu_out")
+    kernel, bias = hidden.get_weights()
+    kernel[..., 0], bias[0] = 0.0, 1.0
+    hidden.set_weights([kernel, bias])
+    kernel, bias = out.get_weights()
+    kernel[..., 0, :] = bias
+    out.set_weights([kernel, np.zeros_like(bias)])
+    return copy
 
 
 def tflite_path(out_dir, name, variant):

@@ -123,9 +123,47 @@ def _runs(results_dir, qualities):
                         "run tools/evaluate.py first")
 
 
+#: ``tfjpegnet operating-point`` reports of the default net for every quality, by encoder.
+ANY_QUALITY = {"mozjpeg": "anyq_kodak24_mozjpeg", "OpenCV": "anyq_kodak24_opencv"}
+
+
+def any_quality_table(results_dir, doc_dir="."):
+    """Markdown lines: the net for every quality on each encoder at each measured quality, its
+    BD-rates and its savings figure, from :data:`ANY_QUALITY` (``operating_points.json``); []
+    if a report is missing."""
+    reports = {}
+    for label, name in ANY_QUALITY.items():
+        path = os.path.join(results_dir, name, "operating_points.json")
+        if not os.path.isfile(path):
+            return []
+        with open(path) as handle:
+            reports[label] = json.load(handle)
+    first = reports["mozjpeg"]
+    [model] = first["bd_rate"]
+    links = ", ".join(f"[{label}]({_link(os.path.join(results_dir, name, 'operating_points.md'), doc_dir)})"
+                      for label, name in ANY_QUALITY.items())
+    lines = [f"### Every quality: the default `saved_models/tfjpegnet` ({len(first['images'])} Kodak images, "
+             "none seen in training)", "",
+             f"`{model}` on top of each encoder, against that encoder's own curve ({links}): bits saved at "
+             "equal PSNR / SSIM, and PSNR against the plain encoder at the same quality.", "",
+             "| Q | " + " | ".join(f"{label} @PSNR | @SSIM | dPSNR" for label in reports) + " |",
+             "|---:|" + "---:|---:|---:|" * len(reports)]
+    for index, quality in enumerate(first["qualities"]):
+        cells = []
+        for report in reports.values():
+            row = report["by_quality"][index]["models"][0]
+            cells.append(f"{row['saving_psnr']:+.2f} % | {row['saving_ssim']:+.2f} % | {row['d_psnr']:+.3f} dB")
+        lines.append(f"| {quality} | " + " | ".join(cells) + " |")
+    bd = [f"{r['bd_rate'][model]['psnr']:+.2f} % | {r['bd_rate'][model]['ssim']:+.2f} % | -" for r in reports.values()]
+    lines += [f"| BD-rate {first['qualities'][0]}..{first['qualities'][-1]} | " + " | ".join(bd) + " |", "",
+              f"![bits saved by quality]({_link(os.path.join(results_dir, ANY_QUALITY['mozjpeg'], 'savings.png'), doc_dir)})",
+              ""]
+    return lines
+
+
 def results_section(results_dir, qualities, doc_dir="."):
     """The README results markdown from ``results_dir``, links relative to ``doc_dir``."""
-    lines = [START, ""]
+    lines = [START, "", *any_quality_table(results_dir, doc_dir)]
     for quality, paper_folder, paper_run, rate_folder, rate_run in _runs(results_dir, qualities):
         paper_link = _link(os.path.join(paper_folder, "report.md"), doc_dir)
         rate_link = _link(os.path.join(rate_folder, "report.md"), doc_dir)

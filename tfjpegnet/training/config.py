@@ -25,7 +25,6 @@ DEFAULTS = {
     # What is trained: the JPEG quality, the stand-in for JPEG, the number of stages.
     "quality": 15,                # the quality trained for; with "qualities": the reference of rate_weight
     "qualities": None,            # "LO-HI": one light net for every quality, a quality per example from LO..HI
-    "quality_balance": "none",    # with "qualities": "plain-mse" weighs each example by 1 / plain JPEG's MSE at its quality
     "proxy": "jpegnet",           # "jpegnet" (the paper) or "analytic" (exact differentiable JPEG)
     "stages": 3,                  # --proxy analytic: 1 unless given (no JPEG-Net to refit)
     # The networks.
@@ -96,7 +95,8 @@ DISTORTIONS = ("decoded", "proximity", "proximity-ssim", "teacher")
 #: value the code still implements (None: any value, the option had no effect without
 #: a dropped distortion term). A saved configuration holding one of them at that value
 #: (or None) is read as if the key were absent; any other value cannot be honoured.
-REMOVED = {"contrast_weight": None, "rounding": "ste", "rate_gradient": "smooth", "train_only_branch": False}
+REMOVED = {"contrast_weight": None, "rounding": "ste", "rate_gradient": "smooth", "train_only_branch": False,
+           "quality_balance": "none"}
 REMOVED_DISTORTIONS = ("contrast", "jpeg-ssim", "decoded-ssim")
 
 
@@ -178,8 +178,6 @@ def resolve_config(flags):
         parse_quality_range(config["qualities"])
         if config["arch"] != "light" or config["proxy"] != "analytic":
             raise UserError("--qualities (one net for every quality) needs --arch light and --proxy analytic")
-    if config["quality_balance"] != "none" and not config["qualities"]:
-        raise UserError("--quality-balance weighs the qualities of --qualities: give --qualities too")
     if flags.get("test_dir") and flags.get("test_images") is not None:
         raise UserError("--test-dir makes every image in it a test image: leave out --test-images")
     if config["proxy"] == "jpegnet" and config["encoder"] != "opencv":

@@ -51,12 +51,10 @@ class ModifyObjective:
     Called with a third argument, quality (int32 [batch], one per example: a model trained
     for every quality), each example goes through the proxy and the rate estimate at its own
     quality, with the rate weight ``rate_weight_of(quality)`` (float32 [batch], e.g. a
-    :class:`tfjpegnet.training.rate_weights.RateWeight`) instead of ``rate_weight``, and
-    the loss multiplied by ``balance_of(quality)`` (float32 [batch], e.g. a
-    :class:`tfjpegnet.training.rate_weights.QualityBalance`) if given.
+    :class:`tfjpegnet.training.rate_weights.RateWeight`) instead of ``rate_weight``.
     """
 
-    def __init__(self, config, jpeg_net=None, rate_weight_of=None, balance_of=None):
+    def __init__(self, config, jpeg_net=None, rate_weight_of=None):
         run_config.without_removed(config)
         self.analytic = config["proxy"] == "analytic"
         if not self.analytic and jpeg_net is None:
@@ -69,7 +67,6 @@ class ModifyObjective:
         self.encoder = config.get("encoder", "opencv")
         self.zone = proxy.coefficient_zone(self.quality, self.encoder)
         self.rate_weight_of = rate_weight_of
-        self.balance_of = balance_of
         self.teacher = None
         if "teacher" in self.terms:
             self.teacher = keras.models.load_model(config["teacher"], compile=False)
@@ -78,7 +75,6 @@ class ModifyObjective:
     def __call__(self, x, edited, quality=None):
         if not self.analytic:
             return self.jpegnet_loss(x, edited)
-        balance = self.balance_of(quality) if quality is not None and self.balance_of is not None else None
         if quality is None:
             quality, zone, rate_weight = self.quality, self.zone, self.rate_weight
         else:
@@ -102,7 +98,7 @@ class ModifyObjective:
             coefficients = proxy.encode(edited_rgb, quality, rounding="none", encoder=self.encoder)
             height, width = tf.shape(x)[1], tf.shape(x)[2]
             loss += rate_weight * rate.bits_per_pixel(coefficients, height, width, self.encoder, zone)
-        return loss if balance is None else loss * balance
+        return loss
 
     def jpegnet_loss(self, x, edited):
         """The paper's loss: MSE(JPEG-Net(blocks(edited)) reassembled, x), YCrCb; float32 [batch]."""

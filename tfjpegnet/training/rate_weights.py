@@ -1,4 +1,4 @@
-"""The rate weight and the loss balance as functions of quality, for one Modify-Net trained for every quality.
+"""The rate weight as a function of quality, for one Modify-Net trained for every quality.
 
 At one quality the loss is distortion + ``rate_weight`` x estimated bits per pixel. Plain
 JPEG's own curve trades squared error for bits at a rate that falls steeply with quality
@@ -10,13 +10,6 @@ that slope: ``rate_weight(q) = rate_weight x (q / reference) ** exponent``, wher
 encoder's plain JPEG on training patches, at qualities 5..95 (dMSE/dbpp by central
 differences, q +- 2, MSE of RGB in [0, 1] as in the proximity term, each patch coded on its
 own and the means taken over patches).
-
-Plain JPEG's own error falls about 20-fold from quality 5 to 95, and every term of the loss
-with it, so in a batch of mixed qualities the low ones would dominate the gradient and the
-net would barely learn the high ones. With ``--quality-balance plain-mse`` each example's
-loss is multiplied by :class:`QualityBalance`: plain JPEG's mean MSE at the reference
-quality over that at the example's quality (interpolated linearly in log q and log MSE
-between the fitted qualities, constant beyond them), so every quality weighs alike.
 """
 
 import numpy as np
@@ -65,29 +58,6 @@ class RateWeight:
     def describe(self):
         """The function as text, e.g. "0.02 x (q / 15)^-1.72"."""
         return f"{self.weight:g} x (q / {self.reference})^{self.exponent:.2f}"
-
-
-class QualityBalance:
-    """The per-example loss factor mse(reference) / mse(q) of plain JPEG: callable on int32 [B] -> float32 [B].
-
-    Args:
-      rows: :func:`plain_slopes` rows (their "quality" and "mse", MSE > 0).
-      reference: the quality whose factor is 1 (1..100).
-    """
-
-    def __init__(self, rows, reference):
-        log_q = np.log([r["quality"] for r in rows])
-        log_mse = np.log([r["mse"] for r in rows])
-        at = lambda q: np.exp(np.interp(np.log(q), log_q, log_mse))  # noqa: E731
-        self.reference = int(reference)
-        self.table = (at(self.reference) / at(np.arange(1, 101))).astype(np.float32)
-
-    def __call__(self, quality):
-        return tf.gather(tf.constant(self.table), tf.cast(quality, tf.int32) - 1)
-
-    def describe(self):
-        """The factor at a few qualities, e.g. "q5 0.45, q15 1, ... q95 10.6"."""
-        return ", ".join(f"q{q} {self.table[q - 1]:.3g}" for q in (5, 15, 30, 50, 75, 90, 95))
 
 
 def fit(patches, encoder, weight, reference):

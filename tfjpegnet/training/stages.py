@@ -56,7 +56,7 @@ class StageTrainer:
         self.train_patches = _training_patches(config)
         self.modify_inputs = patches.inversion_extension(self.train_patches)
         self.qualities = run_config.parse_quality_range(config["qualities"]) if config["qualities"] else None
-        self.rate_weight_of, self.balance_of = self._fit_rate_weight() if self.qualities else (None, None)
+        self.rate_weight_of = self._fit_rate_weight() if self.qualities else None
         test_patches = datasets.load_patches(config["test_images"], config["patch_size"])
         self.validation = validation.Validation(test_patches, config["quality"], encoder=config["encoder"])
         # A net for every quality is also validated at the ends and the middle (50) of its range.
@@ -69,7 +69,7 @@ class StageTrainer:
         with self.strategy.scope():
             self.modify_net = self._build_modify_net()
             self.jpeg_net = models.build_jpeg_net() if config["proxy"] == "jpegnet" else None
-            self.objective = ModifyObjective(config, self.jpeg_net, self.rate_weight_of, self.balance_of)
+            self.objective = ModifyObjective(config, self.jpeg_net, self.rate_weight_of)
             self.optimizers = {(stage, phase): self._make_optimizer(phase)
                                for stage in range(1, config["stages"] + 1) for phase in self.phases}
         # The checkpoint's names are its layout: keep them stable so old checkpoints resume.
@@ -91,22 +91,19 @@ class StageTrainer:
         return models.build_modify_net(cfg["depth"], cfg["filters"], mcu_branch=cfg["mcu_branch"])
 
     def _fit_rate_weight(self):
-        """(rate weight per quality, loss balance per quality or None) (:mod:`.rate_weights`),
-        fitted on up to 256 training patches chosen by the seed; written to the run's rate_weight.json."""
+        """The rate weight per quality (:mod:`.rate_weights`), fitted on up to 256 training patches
+        chosen by the seed; written to the run's rate_weight.json."""
         cfg = self.config
         pick = np.random.default_rng(cfg["seed"]).permutation(len(self.train_patches))[:256]
         weight, rows = rate_weights.fit(self.train_patches[np.sort(pick)], cfg["encoder"], cfg["rate_weight"],
                                         cfg["quality"])
-        balance = rate_weights.QualityBalance(rows, cfg["quality"]) if cfg["quality_balance"] == "plain-mse" else None
         write_json(os.path.join(self.out, "rate_weight.json"),
                    {"function": weight.describe(), "weight": weight.weight, "reference": weight.reference,
                     "exponent": weight.exponent, "encoder": cfg["encoder"], "patches": int(len(pick)),
-                    "balance": balance.describe() if balance else "none", "plain_slopes": rows})
+                    "plain_slopes": rows})
         print(f"Rate weight per quality: {weight.describe()} (plain {cfg['encoder']}'s slope on "
               f"{len(pick)} training patches; {self.out}/rate_weight.json)")
-        if balance:
-            print(f"Loss balance per quality (plain MSE at q{cfg['quality']} / at q): {balance.describe()}")
-        return weight, balance
+        return weight
 
     def _make_optimizer(self, phase):
         if phase == JPEG_PHASE:
