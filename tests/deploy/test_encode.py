@@ -68,11 +68,11 @@ def test_tiled_edit_equals_untiled_within_one_level(kodak_dir):
     editor = encode.Editor(lambda images, quality: savedmodel.edit_uint8(net, images), 15,
                            models.receptive_radius(net))
     rgb = codec.read_image(kodak_dir / "kodim23.png")[:75, :93]
-    whole = editor(rgb)
-    tiled = tiling.edit_tiled(editor, rgb, editor.halo, tile=16)
+    whole = editor.at(15)(rgb)
+    tiled = tiling.edit_tiled(editor.at(15), rgb, editor.halo, tile=16)
     assert np.abs(tiled.astype(int) - whole.astype(int)).max() <= 1
     # A halo below the receptive radius shows at the seams: the test can fail.
-    seams = tiling.edit_tiled(editor, rgb, 0, tile=16)
+    seams = tiling.edit_tiled(editor.at(15), rgb, 0, tile=16)
     assert np.abs(seams.astype(int) - whole.astype(int)).max() > 1
 
 
@@ -99,7 +99,7 @@ def test_output_is_the_chosen_encoders_jpeg_of_the_edit(models_dir, inputs, tmp_
     keras_path, _ = models_dir
     _, single = inputs
     editor = encode.load_editor(keras_path)
-    edited = editor(codec.read_image(single))
+    edited = editor.at(15)(codec.read_image(single))
     files = {}
     for flags, name in [([], "mozjpeg"), (["--baseline"], "mozjpeg-baseline"),
                         (["--encoder", "opencv"], "opencv-optimize"), (["--encoder", "jpegli"], "jpegli")]:

@@ -66,12 +66,6 @@ class Editor:
         q = tf.constant([int(quality)], tf.int32)
         return lambda rgb: self._edit(tf.convert_to_tensor(rgb[None], tf.uint8), q).numpy()[0]
 
-    def __call__(self, rgb):
-        """Edit one RGB uint8 image [H, W, 3] at the model's own quality; returns uint8 [H, W, 3]."""
-        if self.qualities is not None:
-            raise ValueError("a net for every quality edits for a quality: use editor.at(quality)")
-        return self.at(self.quality or 1)(rgb)
-
 
 def saved_model_version_dir(path):
     """Resolve a SavedModel path: a version folder itself, or a model folder -> latest version."""
