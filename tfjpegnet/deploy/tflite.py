@@ -67,9 +67,10 @@ def residual_branch(modify_net):
     :class:`models.ImageOf`) the residual branch is taken as its own keras.Model whose
     inputs are the image and, for a conditioned net, the output of its
     :class:`models.QualityOf`: the full-range sum is never quantised, and the quality
-    enters as one number, not as the constant plane the net's own input carries (whose
-    int8 broadcast and spatial mean XNNPACK cannot run). Otherwise the residual is computed
-    as output - image.
+    enters as one number, not as the constant plane the net's own input carries (no plane
+    to build and average back per image). Otherwise, for a net for one quality, the
+    residual is computed as output - image; a conditioned net must end in that Add
+    (ValueError otherwise).
     """
     image, quality = _image_and_quality(modify_net)
     inputs = [image] if quality is None else [image, quality]
@@ -77,9 +78,9 @@ def residual_branch(modify_net):
     if isinstance(last, keras.layers.Add) and len(last.input) == 2 and any(t is image for t in last.input):
         branch = keras.Model(inputs, next(t for t in last.input if t is not image))
         return lambda ycrcb, q=None: branch([ycrcb] if q is None else [ycrcb, q])
-    if quality is None:
-        return lambda ycrcb, q=None: modify_net(ycrcb, training=False) - ycrcb
-    return lambda ycrcb, q: modify_net(models.with_quality(ycrcb, q[:, 0] * 100.0), training=False) - ycrcb
+    if quality is not None:
+        raise ValueError(f"{modify_net.name}: a net for every quality must end in Add([image, residual])")
+    return lambda ycrcb, q=None: modify_net(ycrcb, training=False) - ycrcb
 
 
 def _linear_maps():
