@@ -162,3 +162,19 @@ def test_a_quality_per_example_is_each_example_at_its_own_quality(patches, encod
     tables = proxy.quant_tables(tf.constant(qualities), encoder).numpy()
     assert tables.shape == (8, 2, 8, 8) and np.array_equal(tables[3], proxy.quant_tables(90, encoder))
     assert proxy.coefficient_zone(tf.constant(qualities), encoder).shape == (8, 1, 1, 8, 8)
+
+
+def test_subsampled_is_the_decode_of_a_lossless_quantiser_and_near_opencvs_best(patches):
+    """proxy.subsampled is JPEG's colour path alone: the proxy at Q100 without rounding, and OpenCV's Q100 decode
+    up to its coefficient rounding (much nearer to it than the original is)."""
+    x = tf.constant(patches[:4], tf.float32) / 255.0
+    resampled = proxy.subsampled(x)
+    np.testing.assert_array_equal(resampled.numpy(), proxy.jpeg(x, 100, "none").numpy())
+    for rgb, out in zip(patches[:4], resampled.numpy() * 255.0):
+        decoded = codec.decode_jpeg(encoders.encode("opencv", rgb, 100)).astype(np.float64)
+        mse_resampled = np.mean((out - decoded) ** 2)
+        assert mse_resampled < 0.5 * np.mean((rgb.astype(np.float64) - decoded) ** 2)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = tf.reduce_mean(tf.square(proxy.subsampled(x) - x))
+    assert float(tf.reduce_sum(tf.abs(tape.gradient(loss, x)))) > 0

@@ -31,6 +31,20 @@ def test_unedited_patch_costs_nothing_and_a_flattened_one_does(x, distortion):
     assert float(loss(x, flat)[0]) > 0.01
 
 
+def test_subsampled_terms_judge_the_edit_after_the_chroma_round_trip(x):
+    """subsampled / subsampled-ssim: the proximity terms of proxy.subsampled(edited), so no edit costs the
+    round trip's own loss, which proximity does not see."""
+    from tfjpegnet.jpeg import proxy
+    rgb = color.ycrcb_to_rgb(x)
+    resampled = proxy.subsampled(rgb)
+    expected = float(tf.reduce_mean(tf.square(resampled - rgb)))
+    assert expected > 1e-6
+    assert float(objective("subsampled")(x, x)[0]) == pytest.approx(expected, rel=1e-5)
+    ssim = float(tf.image.ssim(resampled, tf.clip_by_value(rgb, 0.0, 1.0), max_val=1.0)[0])
+    assert float(objective("subsampled-ssim")(x, x)[0]) == pytest.approx(1.0 - ssim, rel=1e-4)
+    assert float(objective("proximity")(x, x)[0]) == pytest.approx(0.0, abs=1e-9)
+
+
 def test_teacher_term_is_the_distance_to_the_teachers_edit(x, tmp_path):
     """Distillation: 0 when the edit is the teacher's, the RGB MSE to the teacher's edit otherwise."""
     from tfjpegnet import models

@@ -404,6 +404,31 @@ def decode(coefficients, quality, height, width, encoder="opencv"):
     return _ycc_to_rgb(y, cb, cr) / 255.0
 
 
+def subsampled(rgb):
+    """What JPEG's 4:2:0 colour path alone makes of ``rgb``: steps 1-3 and 6-7, no DCT or quantiser.
+
+    RGB is rounded to 8 bits, converted to YCbCr, the chroma planes downsampled 2x2 and
+    upsampled again as libjpeg-turbo does, and converted back: the decode of a JPEG at a
+    quantiser so fine that only the chroma resampling is lost. Every encoder here
+    subsamples chroma at every quality, so an edit that pre-compensates this loss (as
+    libwebp's "sharp YUV" does for WebP) wins back decoded quality at any quality.
+
+    Args:
+      rgb: float tensor [B, H, W, 3], RGB in [0, 1] (clipped before rounding).
+
+    Returns:
+      float32 [B, H, W, 3], RGB in [0, 1] on the 8-bit grid; gradients straight through
+      every rounding.
+    """
+    rgb = tf.convert_to_tensor(rgb)
+    height, width = tf.shape(rgb)[1], tf.shape(rgb)[2]
+    rgb255 = _floor(tf.clip_by_value(tf.cast(rgb, tf.float32), 0.0, 1.0) * 255.0 + 0.5)
+    mcu_rows, mcu_cols = _mcus(height, width)
+    y, cb, cr = _rgb_to_ycc(rgb255)
+    cb, cr = (_upsample(_downsample(c, mcu_rows, mcu_cols), height, width) for c in (cb, cr))
+    return _ycc_to_rgb(y, cb, cr) / 255.0
+
+
 def jpeg(rgb, quality, rounding="ste", encoder="opencv"):
     """Encode and decode ``rgb`` (float [B, H, W, 3] in [0, 1]) like ``encoder``'s JPEG at ``quality``.
 

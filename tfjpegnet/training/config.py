@@ -89,7 +89,7 @@ DEFAULT_PRESET = "cpu"
 NOT_RESUME = frozenset({"out", "data_dir", "test_dir", "kodak_url", "strategy", "checkpoint_every", "init_model",
                         "preset", "epochs_jpeg", "epochs_modify"})
 
-DISTORTIONS = ("decoded", "proximity", "proximity-ssim", "teacher")
+DISTORTIONS = ("decoded", "proximity", "proximity-ssim", "subsampled", "subsampled-ssim", "teacher")
 
 #: Options that were tried and dropped (the code is in the git history), and the only
 #: value the code still implements (None: any value, the option had no effect without

@@ -12,6 +12,11 @@ al. 2021 ("Better Compression with Deep Pre-Editing"):
 - ``decoded``: MSE(JPEG(edited), original), RGB in [0, 1];
 - ``proximity``: MSE(edited, original), RGB in [0, 1];
 - ``proximity-ssim``: ``ssim_weight`` x (1 - SSIM(edited, original));
+- ``subsampled`` and ``subsampled-ssim``: the same two after JPEG's 4:2:0 colour path
+  (:func:`tfjpegnet.jpeg.proxy.subsampled`: chroma down- and upsampled as the codec does,
+  no quantiser), in place of ``proximity`` and ``proximity-ssim``: the edit is then judged
+  by what a decoder can show at best, so it learns to pre-compensate the chroma
+  resampling (the loss every encoder here has at every quality) as well as to save bits;
 - ``teacher``: MSE(edited, teacher's edit), RGB in [0, 1], where the teacher is another,
   frozen Modify-Net (``config["teacher"]``, a .keras path): distillation, e.g. the first
   epochs of a light net from the paper-size model (docs/training.md).
@@ -32,6 +37,11 @@ import tensorflow as tf
 from tfjpegnet import models
 from tfjpegnet.jpeg import color, proxy, rate
 from tfjpegnet.training import config as run_config
+
+
+def _dissimilarity(rgb, original):
+    """1 - SSIM of ``rgb`` against ``original`` (both float32 RGB [B, h, w, 3], clipped to [0, 1]); [B]."""
+    return 1.0 - tf.image.ssim(tf.clip_by_value(rgb, 0.0, 1.0), tf.clip_by_value(original, 0.0, 1.0), max_val=1.0)
 
 
 class ModifyObjective:
@@ -88,9 +98,13 @@ class ModifyObjective:
         if "proximity" in self.terms:
             loss += tf.reduce_mean(tf.square(edited_rgb - original), axis=[1, 2, 3])
         if "proximity-ssim" in self.terms:
-            reference = tf.clip_by_value(original, 0.0, 1.0)
-            edited_clipped = tf.clip_by_value(edited_rgb, 0.0, 1.0)
-            loss += self.ssim_weight * (1.0 - tf.image.ssim(edited_clipped, reference, max_val=1.0))
+            loss += self.ssim_weight * _dissimilarity(edited_rgb, original)
+        if "subsampled" in self.terms or "subsampled-ssim" in self.terms:
+            resampled = proxy.subsampled(edited_rgb)
+            if "subsampled" in self.terms:
+                loss += tf.reduce_mean(tf.square(resampled - original), axis=[1, 2, 3])
+            if "subsampled-ssim" in self.terms:
+                loss += self.ssim_weight * _dissimilarity(resampled, original)
         if self.teacher is not None:
             target = color.ycrcb_to_rgb(tf.cast(self.teacher(x, training=False), tf.float32))
             loss += tf.reduce_mean(tf.square(edited_rgb - target), axis=[1, 2, 3])
