@@ -248,6 +248,12 @@ def _rgb_to_ycc(rgb255):
     return y, cb, cr
 
 
+def _ycc_of(rgb):
+    """Steps 1-2: float RGB [B, H, W, 3] in [0, 1] clipped, rounded to 8 bits (straight-through)
+    and converted by :func:`_rgb_to_ycc`; returns Y, Cb, Cr [B, H, W] in 0..255."""
+    return _rgb_to_ycc(_floor(tf.clip_by_value(tf.cast(rgb, tf.float32), 0.0, 1.0) * 255.0 + 0.5))
+
+
 def _ycc_to_rgb(y, cb, cr):
     """jdcolor.c ``ycc_rgb_convert``: integer Y, Cb, Cr [B, H, W] -> RGB [B, H, W, 3] in 0..255."""
     cb = cb - 128.0
@@ -370,9 +376,8 @@ def encode(rgb, quality, rounding="ste", encoder="opencv"):
     """
     tables, zone = _per_plane(quant_tables(quality, encoder)), coefficient_zone(quality, encoder)
     rgb = tf.convert_to_tensor(rgb)
-    rgb255 = _floor(tf.clip_by_value(tf.cast(rgb, tf.float32), 0.0, 1.0) * 255.0 + 0.5)
     mcu_rows, mcu_cols = _mcus(tf.shape(rgb)[1], tf.shape(rgb)[2])
-    y, cb, cr = _rgb_to_ycc(rgb255)
+    y, cb, cr = _ycc_of(rgb)
     planes = [_pad_edge(y, 16 * mcu_rows, 16 * mcu_cols),
               _downsample(cb, mcu_rows, mcu_cols), _downsample(cr, mcu_rows, mcu_cols)]
     out = []
@@ -422,9 +427,8 @@ def subsampled(rgb):
     """
     rgb = tf.convert_to_tensor(rgb)
     height, width = tf.shape(rgb)[1], tf.shape(rgb)[2]
-    rgb255 = _floor(tf.clip_by_value(tf.cast(rgb, tf.float32), 0.0, 1.0) * 255.0 + 0.5)
     mcu_rows, mcu_cols = _mcus(height, width)
-    y, cb, cr = _rgb_to_ycc(rgb255)
+    y, cb, cr = _ycc_of(rgb)
     cb, cr = (_upsample(_downsample(c, mcu_rows, mcu_cols), height, width) for c in (cb, cr))
     return _ycc_to_rgb(y, cb, cr) / 255.0
 
