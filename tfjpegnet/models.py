@@ -10,6 +10,7 @@ import math
 import keras
 import tensorflow as tf
 
+from tfjpegnet import colour_compensation, graph_ops
 from tfjpegnet.jpeg import color
 
 
@@ -18,12 +19,6 @@ MCU = 16  # JPEG's minimum coded unit with 4:2:0: 16x16 luma pixels, one 8x8 blo
 # about the learning rate per step, so a branch fine-tuned from zero next to a trained
 # conv net then learns 10x faster than the net's own weights move.
 MCU_GAIN = 10.0
-
-
-def _with_channels(x, channels):
-    """``x`` [B, H, W, ?] with its channel count made static (a reshape TFLite can run)."""
-    shape = tf.shape(x)
-    return tf.reshape(x, tf.stack([shape[0], shape[1], shape[2], channels]))
 
 
 @keras.saving.register_keras_serializable(package="tfjpegnet")
@@ -39,7 +34,7 @@ class ToMCUs(keras.layers.Layer):
         shape = tf.shape(inputs)
         pad_rows, pad_cols = -shape[1] % MCU, -shape[2] % MCU
         padded = tf.pad(inputs, [[0, 0], [0, pad_rows], [0, pad_cols], [0, 0]], mode="SYMMETRIC")
-        return _with_channels(tf.nn.space_to_depth(padded, MCU), inputs.shape[-1] * MCU * MCU)
+        return graph_ops.with_channels(tf.nn.space_to_depth(padded, MCU), inputs.shape[-1] * MCU * MCU)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], None, None, input_shape[-1] * MCU * MCU)
@@ -53,7 +48,7 @@ class FromMCUs(keras.layers.Layer):
         mcus, like = inputs
         shape = tf.shape(like)
         pixels = tf.nn.depth_to_space(mcus, MCU)[:, :shape[1], :shape[2], :]
-        return _with_channels(pixels, mcus.shape[-1] // (MCU * MCU))
+        return graph_ops.with_channels(pixels, mcus.shape[-1] // (MCU * MCU))
 
     def compute_output_shape(self, input_shape):
         mcus, like = input_shape
@@ -76,7 +71,7 @@ class SpaceToDepth(keras.layers.Layer):
         shape = tf.shape(inputs)
         f = self.factor
         padded = tf.pad(inputs, [[0, 0], [0, -shape[1] % f], [0, -shape[2] % f], [0, 0]], mode="SYMMETRIC")
-        return _with_channels(tf.nn.space_to_depth(padded, f), inputs.shape[-1] * f * f)
+        return graph_ops.with_channels(tf.nn.space_to_depth(padded, f), inputs.shape[-1] * f * f)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], None, None, input_shape[-1] * self.factor ** 2)
@@ -96,8 +91,8 @@ class DepthToSpace(keras.layers.Layer):
     def call(self, inputs):
         cells, like = inputs
         shape = tf.shape(like)
-        pixels = tf.nn.depth_to_space(cells, self.factor)[:, :shape[1], :shape[2], :]
-        return _with_channels(pixels, cells.shape[-1] // self.factor ** 2)
+        pixels = graph_ops.with_channels(tf.nn.depth_to_space(cells, self.factor), cells.shape[-1] // self.factor ** 2)
+        return graph_ops.top_left(pixels, shape[1], shape[2])
 
     def compute_output_shape(self, input_shape):
         cells, like = input_shape
@@ -178,12 +173,15 @@ def grid_period(model):
     """The grid a tile of ``model``'s edit must start on, in pixels (int >= 1).
 
     16 if the model works on JPEG's MCU grid (:class:`ToMCUs`), the least common multiple
-    with every :class:`SpaceToDepth` factor; 1 for a plain stack of stride-1 convolutions.
+    with every :class:`SpaceToDepth` factor (and 2 for the 2x2 chroma cells of a
+    :class:`colour_compensation.ColourCompensation`); 1 for a plain stack of stride-1 convolutions.
     """
     period = 1
     for layer in model.layers:
         if isinstance(layer, ToMCUs):
             period = math.lcm(period, MCU)
+        elif isinstance(layer, colour_compensation.ColourCompensation):
+            period = math.lcm(period, 2)
         elif isinstance(layer, SpaceToDepth):
             period = math.lcm(period, layer.factor)
     return period
@@ -200,13 +198,16 @@ def _mcu_branch(inputs, conv_edit, units, channels):
     return FromMCUs(dtype="float32", name="from_mcus")([mcus, inputs])
 
 
-def _with_mcu_branch(inputs, residual, units, channels, name, model_inputs=None):
+def _with_mcu_branch(inputs, residual, units, channels, name, model_inputs=None, quality=None):
     """Modify-Net's output ``inputs + residual`` (+ the MCU branch's residual if ``units``), as a
-    keras.Model of ``model_inputs`` (default: ``inputs``, the image)."""
+    keras.Model of ``model_inputs`` (default: ``inputs``, the image). With ``quality`` (q / 100,
+    [B, 1]) the residual is last changed by :class:`colour_compensation.ColourCompensation`."""
     if units:
         conv_edit = keras.layers.Add(dtype="float32", name="conv_edit")([inputs, residual])
         block_residual = _mcu_branch(inputs, conv_edit, units, channels)
         residual = keras.layers.Add(dtype="float32", name="residual")([residual, block_residual])
+    if quality is not None:
+        residual = colour_compensation.ColourCompensation(name="colour_compensation")([inputs, residual, quality])
     outputs = keras.layers.Add(dtype="float32", name="edited")([inputs, residual])
     return keras.Model(inputs if model_inputs is None else model_inputs, outputs, name=name)
 
@@ -249,7 +250,7 @@ def build_modify_net(depth=20, filters=64, channels=3, mcu_branch=0, name="modif
 
 
 def build_light_modify_net(factor=4, filters=48, blocks=4, mcu_branch=0, channels=3, name="light_modify_net",
-                           conditioned=False, film_units=64):
+                           conditioned=False, film_units=64, colour_compensation=False):
     """A light Modify-Net: the same edit contract at a fraction of the paper net's cost.
 
     Pixel unshuffle by ``factor`` (:class:`SpaceToDepth`: each ``factor`` x ``factor`` cell
@@ -266,6 +267,9 @@ def build_light_modify_net(factor=4, filters=48, blocks=4, mcu_branch=0, channel
     zero-initialised dense layer) scales and shifts each block's features (FiLM: features
     (1 + gamma) + beta), so a new conditioned net edits the same at every quality, and one
     fine-tuned from an unconditioned net (:func:`transfer_weights`) starts with its edit.
+    ``colour_compensation`` (conditioned nets only) ends the residual with the fixed
+    pre-compensation of JPEG's 4:2:0 colour path (:mod:`tfjpegnet.colour_compensation`),
+    whose strength follows the quality; it has no weights.
 
     Args:
       factor: pixel-unshuffle factor, >= 1 (1: full resolution).
@@ -273,7 +277,7 @@ def build_light_modify_net(factor=4, filters=48, blocks=4, mcu_branch=0, channel
       blocks: depthwise-separable blocks, >= 0.
       mcu_branch: units of the MCU branch's hidden layers; 0 for none.
       channels: image channels in and out (3, Y Cr Cb).
-      conditioned, film_units: see above.
+      conditioned, film_units, colour_compensation: see above.
 
     Returns:
       keras.Model mapping float [batch, H, W, channels] in [0, 1] (any H, W; conditioned:
@@ -282,11 +286,14 @@ def build_light_modify_net(factor=4, filters=48, blocks=4, mcu_branch=0, channel
     """
     if factor < 1 or blocks < 0:
         raise ValueError(f"light Modify-Net needs factor >= 1 and blocks >= 0, got {factor}, {blocks}")
+    if colour_compensation and not (conditioned and channels == 3):
+        raise ValueError("colour compensation needs a quality-conditioned net of YCrCb images")
+    quality = None
     if conditioned:
         model_inputs = keras.Input(shape=(None, None, channels + 1), name="ycrcb_quality")
         inputs = ImageOf(name="image")(model_inputs)
-        embedding = keras.layers.Dense(film_units, activation="relu", name="film_embed")(
-            QualityOf(name="quality")(model_inputs))
+        quality = QualityOf(name="quality")(model_inputs)
+        embedding = keras.layers.Dense(film_units, activation="relu", name="film_embed")(quality)
     else:
         model_inputs = inputs = keras.Input(shape=(None, None, channels), name="ycrcb")
     x = SpaceToDepth(factor, name="unshuffle")(inputs)
@@ -303,7 +310,49 @@ def build_light_modify_net(factor=4, filters=48, blocks=4, mcu_branch=0, channel
     cells = keras.layers.Conv2D(channels * factor * factor, 3, padding="same", kernel_initializer="zeros",
                                 dtype="float32", name="conv_out")(x)
     residual = DepthToSpace(factor, dtype="float32", name="shuffle")([cells, inputs])
-    return _with_mcu_branch(inputs, residual, mcu_branch, channels, name, model_inputs)
+    return _with_mcu_branch(inputs, residual, mcu_branch, channels, name, model_inputs,
+                            quality if colour_compensation else None)
+
+
+def edit_parts(modify_net):
+    """The KerasTensors a Modify-Net's edit is made of: (image, quality, residual).
+
+    ``image``: YCrCb [B, H, W, 3], the model input, or for a conditioned net the output of its
+    :class:`ImageOf`; ``quality``: None, or for a conditioned net the output of its
+    :class:`QualityOf`, q / 100 [B, 1]; ``residual``: the other input of the model's last layer
+    if that is ``Add([image, residual])`` (every builder of this module), else None.
+    """
+    if is_conditioned(modify_net):
+        of = {type(layer): layer.output for layer in modify_net.layers if isinstance(layer, (ImageOf, QualityOf))}
+        image, quality = of[ImageOf], of[QualityOf]
+    else:
+        image, quality = modify_net.inputs[0], None
+    last = modify_net.layers[-1]
+    residual = None
+    if isinstance(last, keras.layers.Add) and len(last.input) == 2 and any(t is image for t in last.input):
+        residual = next(t for t in last.input if t is not image)
+    return image, quality, residual
+
+
+def with_colour_compensation(modify_net, chroma_knots=colour_compensation.CHROMA_KNOTS,
+                             luma_knots=colour_compensation.LUMA_KNOTS, tikhonov=colour_compensation.TIKHONOV):
+    """``modify_net`` (a net for every quality ending in Add([image, residual])) with
+    :class:`colour_compensation.ColourCompensation` applied to its residual, sharing its layers.
+
+    Returns a keras.Model of the same input, float32 [B, H, W, 3] out. Raises ValueError for a
+    net that is not conditioned, does not end in that Add, or is compensated already.
+    """
+    if not is_conditioned(modify_net):
+        raise ValueError("colour compensation needs a net for every quality (train --qualities)")
+    if any(isinstance(layer, colour_compensation.ColourCompensation) for layer in modify_net.layers):
+        raise ValueError("the net already ends with colour compensation")
+    image, quality, residual = edit_parts(modify_net)
+    if residual is None:
+        raise ValueError("the net does not end in Add([image, residual])")
+    residual = colour_compensation.ColourCompensation(tikhonov, chroma_knots, luma_knots,
+                                                      name="colour_compensation")([image, residual, quality])
+    outputs = keras.layers.Add(dtype="float32", name="edited")([image, residual])
+    return keras.Model(modify_net.inputs, outputs, name=modify_net.name)
 
 
 def _conv_geometry(layer):
@@ -339,7 +388,8 @@ def receptive_radius(model):
     pixels per position at that layer (1 at full resolution, ``factor`` after a
     :class:`SpaceToDepth`), plus ``factor - 1`` for every unshuffle (a cell reaches that far).
     The MCU branch is not counted: it sees whole MCUs, which :func:`grid_period` keeps
-    aligned. 20 for the paper's 20-layer Modify-Net.
+    aligned. A :class:`colour_compensation.ColourCompensation` adds its ``RADIUS``.
+    20 for the paper's 20-layer Modify-Net.
     """
     scales = _pixel_scales(model)
     radius = 0
@@ -349,6 +399,8 @@ def receptive_radius(model):
         geometry = _conv_geometry(layer)
         if isinstance(layer, SpaceToDepth):
             radius += layer.factor - 1
+        elif isinstance(layer, colour_compensation.ColourCompensation):
+            radius += colour_compensation.RADIUS
         elif geometry:
             kernel, dilation = geometry
             radius += scales[layer.name] * max(d * (k - 1) // 2 for k, d in zip(kernel, dilation))

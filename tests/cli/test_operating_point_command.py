@@ -74,6 +74,10 @@ def test_images_judges_every_image_of_a_folder(tmp_path, kodak_dir, identity_mod
                      identity_model]) == 0
     result = json.loads((tmp_path / "out" / "operating_points.json").read_text())
     assert result["images"] == ["kodim01", "kodim02"]
+    assert cli.main(["operating-point", "--quality", "30", "--images", str(images), "--every", "2", "--out",
+                     str(tmp_path / "every"), identity_model]) == 0
+    assert json.loads((tmp_path / "every" / "operating_points.json").read_text())["images"] == ["kodim01"]
+    assert cli.main(["operating-point", "--quality", "30", "--every", "2", identity_model]) == 2
     with pytest.raises(SystemExit):
         cli.main(["operating-point", "--quality", "30", "--images", str(images), "--data-dir", str(images),
                   identity_model])

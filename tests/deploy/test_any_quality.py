@@ -135,3 +135,15 @@ def test_encode_defaults_to_75_and_says_when_a_quality_is_outside_the_range(expo
 def test_a_keras_net_for_every_quality_is_sent_to_export(exported):
     with pytest.raises(UserError, match="export it with tfjpegnet export --qualities"):
         encode.load_editor(exported[1])
+
+
+def test_export_checks_the_tflite_files_at_the_qualities_asked_for(exported, tmp_path, kodak_dir, capsys):
+    _, path, _, _ = exported
+    crop = tmp_path / "crop.png"
+    cv2.imwrite(str(crop), cv2.imread(str(kodak_dir / "kodim23.png"))[100:164, 200:296])
+    code = cli.main(["export", "--model", str(path), "--qualities", "5-95", "--out", str(tmp_path / "out"), "--tflite",
+                     "--calibration-dir", str(tmp_path), "--calibration-patches", "4", "--verify-images", str(crop),
+                     "--verify-qualities", "60,30"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "quality 30:" in printed and "quality 60:" in printed and "quality 5:" not in printed

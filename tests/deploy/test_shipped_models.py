@@ -60,6 +60,9 @@ def test_shipped_savedmodel_and_tflite_keep_the_claimed_bit_saving(quality, koda
         assert saving >= claim - 1.0, f"{name}: {saving:.2f} % < claim {claim:.2f} % - 1"
 
 
+INT8_MAX_QUALITY = 20  # docs/deployment.md: the default net's int8 file only where its colour step is off
+
+
 @pytest.mark.slow
 def test_the_default_net_for_every_quality_is_the_model_its_report_measured(kodak_dir):
     """saved_models/tfjpegnet edits as the .keras model of results/anyq_kodak24_mozjpeg (the README's
@@ -74,7 +77,7 @@ def test_the_default_net_for_every_quality_is_the_model_its_report_measured(koda
     assert (meta["quality_min"], meta["quality_max"]) == (5, 95)
     original = codec.read_image(kodak_dir / "kodim23.png")[:256, :384]
     runners = {v: tflite.Runner(tflite.tflite_path(ROOT / "saved_models", "tfjpegnet", v)) for v in tflite.VARIANTS}
-    for quality in (10, 50, 90):
+    for quality in (10, 20, 50, 90):
         reference = savedmodel.edit_uint8(net, original[None], quality).numpy()[0].astype(int)
         served = loaded.signatures["serving_default"](images=tf.constant(original[None]),
                                                       quality=tf.constant([quality]))["modified"].numpy()[0]
@@ -83,6 +86,8 @@ def test_the_default_net_for_every_quality_is_the_model_its_report_measured(koda
         for variant in ("float32", "fp16"):
             edited = np.asarray(pixels.to_uint8(runners[variant](rgb, float(quality))))
             assert np.abs(edited.astype(int) - reference).max() <= 1, (variant, quality)
-        int8 = np.asarray(pixels.to_uint8(runners["int8"](rgb, float(quality))))
-        psnr = [metrics.psnr(original, codec.jpeg_roundtrip(e.astype(np.uint8), quality)[0]) for e in (int8, reference)]
-        assert abs(psnr[0] - psnr[1]) <= 0.3, (quality, psnr)  # int8: within 0.3 dB after real JPEG up to Q90
+        if quality <= INT8_MAX_QUALITY:  # above it int8 weights break the colour step's exact zero sums
+            int8 = np.asarray(pixels.to_uint8(runners["int8"](rgb, float(quality))))
+            psnr = [metrics.psnr(original, codec.jpeg_roundtrip(e.astype(np.uint8), quality)[0])
+                    for e in (int8, reference)]
+            assert abs(psnr[0] - psnr[1]) <= 0.3, (quality, psnr)  # int8: within 0.3 dB after real JPEG

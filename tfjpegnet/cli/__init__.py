@@ -28,6 +28,8 @@ COMMANDS = {
     "operating-point": ("tfjpegnet.cli.operating_point", "where models sit against plain JPEG at one quality"),
     "edit-optimum": ("tfjpegnet.cli.edit_optimum", "the best edit a training objective asks for, without a network"),
     "fit-encoder-model": ("tfjpegnet.cli.fit_encoder_model", "fit the proxy's model of mozjpeg to real mozjpeg files"),
+    "colour-compensation": ("tfjpegnet.cli.colour_compensation",
+                            "end a net for every quality with the fixed 4:2:0 colour pre-compensation"),
     "model-info": ("tfjpegnet.cli.model_info", "parameters and FLOPs per megapixel of a Modify-Net"),
 }
 

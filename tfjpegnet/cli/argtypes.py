@@ -16,6 +16,11 @@ def quality_arg(text):
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def qualities_arg(text):
+    """argparse ``type=``: one JPEG quality or a comma-separated list; a list of ints."""
+    return [quality_arg(part) for part in str(text).split(",") if part.strip()] or [quality_arg(text)]
+
+
 def _typed(cast, check, what):
     """argparse ``type=``: ``cast`` the text, then require ``check(value)``; ``what`` names it in errors."""
     def parse(text):

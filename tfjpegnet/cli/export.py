@@ -23,6 +23,7 @@ converted before the first file is written, so a failed export leaves nothing be
 """
 
 from tfjpegnet.cli import DESCRIBED_DEFAULT
+from tfjpegnet.cli.argtypes import qualities_arg
 from tfjpegnet.errors import UserError
 
 KODAK_URL = "http://r0k.us/graphics/kodak/kodak/"  # tfjpegnet.datasets.KODAK_URL (checked by a test)
@@ -59,6 +60,9 @@ def add_arguments(parser):
                         help="number of 64x64 patches for int8 calibration")
     parser.add_argument("--verify-images", nargs="+", default=None, metavar="IMAGE",
                         help="with --tflite: check every variant against Keras on these images" + DESCRIBED_DEFAULT)
+    parser.add_argument("--verify-qualities", type=qualities_arg, default=None, metavar="Q,Q,...",
+                        help="for a net for every quality: the qualities of that check (default: both ends of "
+                             "its range and the middle)" + DESCRIBED_DEFAULT)
 
 
 def calibration_paths(args):
@@ -120,6 +124,7 @@ def run(args):
             print(f"TFLite {variant:7s} {path}  {os.path.getsize(path) / 1e6:.2f} MB")
         # A net for every quality is checked at both ends of its range and in the middle.
         checked = sorted({qualities[0], sum(qualities) // 2, qualities[1]}) if qualities else [quality]
+        checked = sorted(set(args.verify_qualities)) if qualities and args.verify_qualities else checked
         for q in checked if images else []:
             rows = tflite.verify(modify_net, paths, images, q, qualities=qualities)
             if qualities:

@@ -10,12 +10,7 @@ evaluation report). A quick way to compare fine-tuning runs without a full repor
 
 import os
 
-from tfjpegnet.cli.argtypes import quality_arg
-
-
-def qualities_arg(text):
-    """argparse ``type=``: one JPEG quality or a comma-separated list; a list of ints."""
-    return [quality_arg(part) for part in str(text).split(",") if part.strip()] or [quality_arg(text)]
+from tfjpegnet.cli.argtypes import positive_int, qualities_arg
 from tfjpegnet.errors import UserError
 
 
@@ -30,6 +25,8 @@ def add_arguments(parser):
                         "(default: download them)")
     images.add_argument("--images", help="judge every image of this directory instead (e.g. all 24 Kodak images "
                         "for a model trained on another corpus)")
+    parser.add_argument("--every", type=positive_int, default=1,
+                        help="with --images: judge only every Nth image of the folder (sorted by path), a quick subset")
     parser.add_argument("--encoder", default="opencv",
                         help="real encoder judged on (opencv, opencv-optimize, mozjpeg, mozjpeg-baseline, jpegli, "
                              "...); savings are against its own curve, and for another than opencv also "
@@ -80,8 +77,10 @@ def run(args):
     encoders.parse_names(args.encoder)
     if args.images:
         from tfjpegnet import datasets
-        images = evaluate.load_images(datasets.find_images(args.images))
+        images = evaluate.load_images(datasets.find_images(args.images)[::args.every])
     else:
+        if args.every != 1:
+            raise UserError("--every needs --images")
         images = evaluate.load_test_images(args.data_dir)
     curves = 1 if args.encoder == operating_point.ENCODER else 2
     qualities = sorted(set(args.quality))

@@ -80,6 +80,8 @@ def add_arguments(parser):
          "depthwise-separable blocks)", choices=("paper", "light"))
     flag("--factor", "light net: pixel-unshuffle factor", type=argtypes.positive_int)
     flag("--blocks", "light net: depthwise-separable blocks", type=argtypes.nonneg_int)
+    flag("--colour-compensation", "with --qualities: end the net with the fixed pre-compensation of JPEG's "
+         "4:2:0 colour path, strength by quality (docs/method.md)", action="store_const", const=True)
     flag("--encoder", "the encoder trained for: the proxy's tables, trellis model and rate constants, and the "
          "real encoder of validation", choices=("opencv", "mozjpeg"))
     flag("--patch-size", "training patch size (multiple of 16)", type=argtypes.positive_int)

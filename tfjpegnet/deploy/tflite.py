@@ -43,19 +43,6 @@ SUFFIXES = {"float32": "", "fp16": "_fp16", "int8": "_int8"}
 TOLERANCES = {"float32": 1e-4, "fp16": 0.05, "int8": 0.3}
 
 
-def _image_and_quality(modify_net):
-    """The KerasTensors a Modify-Net computes its edit from: (image, quality).
-
-    ``image``: YCrCb [B, H, W, 3], the model input, or for a conditioned net the output of
-    its :class:`models.ImageOf`; ``quality``: None, or for a conditioned net the output of its
-    :class:`models.QualityOf`, q / 100 [B, 1].
-    """
-    if not models.is_conditioned(modify_net):
-        return modify_net.inputs[0], None
-    of = {type(layer): layer.output for layer in modify_net.layers if isinstance(layer, (models.ImageOf, models.QualityOf))}
-    return of[models.ImageOf], of[models.QualityOf]
-
-
 def residual_branch(modify_net):
     """Return a function (ycrcb, q) -> residual for a Modify-Net (output = image + residual).
 
@@ -72,11 +59,10 @@ def residual_branch(modify_net):
     residual is computed as output - image; a conditioned net must end in that Add
     (ValueError otherwise).
     """
-    image, quality = _image_and_quality(modify_net)
+    image, quality, residual = models.edit_parts(modify_net)
     inputs = [image] if quality is None else [image, quality]
-    last = modify_net.layers[-1]
-    if isinstance(last, keras.layers.Add) and len(last.input) == 2 and any(t is image for t in last.input):
-        branch = keras.Model(inputs, next(t for t in last.input if t is not image))
+    if residual is not None:
+        branch = keras.Model(inputs, residual)
         return lambda ycrcb, q=None: branch([ycrcb] if q is None else [ycrcb, q])
     if quality is not None:
         raise ValueError(f"{modify_net.name}: a net for every quality must end in Add([image, residual])")

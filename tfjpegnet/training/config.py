@@ -34,6 +34,7 @@ DEFAULTS = {
     "arch": "paper",              # "paper" (VDSR: depth x filters 3x3 convs) or "light" (models.build_light_modify_net)
     "factor": 4,                  # light net: pixel-unshuffle factor
     "blocks": 4,                  # light net: depthwise-separable blocks (its width is "filters")
+    "colour_compensation": False,  # with "qualities": end the net with the fixed 4:2:0 pre-compensation
     # The encoder trained for: the proxy's tables, trellis model and rate constants, and the
     # real encoder of validation: "opencv" (libjpeg-turbo) or "mozjpeg".
     "encoder": "opencv",
@@ -178,6 +179,8 @@ def resolve_config(flags):
         parse_quality_range(config["qualities"])
         if config["arch"] != "light" or config["proxy"] != "analytic":
             raise UserError("--qualities (one net for every quality) needs --arch light and --proxy analytic")
+    if config["colour_compensation"] and not config["qualities"]:
+        raise UserError("--colour-compensation needs --qualities (its strength follows the quality)")
     if flags.get("test_dir") and flags.get("test_images") is not None:
         raise UserError("--test-dir makes every image in it a test image: leave out --test-images")
     if config["proxy"] == "jpegnet" and config["encoder"] != "opencv":
