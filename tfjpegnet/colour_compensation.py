@@ -16,8 +16,8 @@ lands nearer the original, in two closed-form steps (no learned weights):
 Both strengths are piecewise-linear functions of the JPEG quality (:func:`strength`); the
 shipped knots were chosen on training images (docs/experiments.md): at low qualities mozjpeg
 quantises chroma so coarsely that the sharper chroma only costs bits. The step costs about
-0.1 GFLOP per megapixel (not counted by :func:`tfjpegnet.models.cost`, which counts Keras
-convolutions).
+1.2 GFLOP per megapixel, two convolutions on 2x2 cells (not counted by
+:func:`tfjpegnet.models.cost`, which counts Keras convolutions).
 """
 
 import keras
@@ -41,14 +41,17 @@ CHROMA_KNOTS = ((80, 0.0), (85, 1.0))
 LUMA_KNOTS = ((20, 0.0), (30, 1.0))
 
 
+def _fancy_weight(phase, offset):
+    """Weight of the low-resolution sample at ``offset`` (-1, 0, 1) in libjpeg's fancy upsampling
+    of the output pixel of ``phase`` (0: even, 1: odd) of a cell, along one axis."""
+    return {(0, 0): 0.75, (0, -1): 0.25, (1, 0): 0.75, (1, 1): 0.25}.get((phase, offset), 0.0)
+
+
 def _fancy_matrix(n):
     """libjpeg's fancy 2x upsampling of n samples as a [2 n, n] float64 matrix (edges replicated)."""
     up = np.zeros((2 * n, n))
-    for i in range(n):
-        up[2 * i, i] += 0.75
-        up[2 * i, max(i - 1, 0)] += 0.25
-        up[2 * i + 1, i] += 0.75
-        up[2 * i + 1, min(i + 1, n - 1)] += 0.25
+    for i, phase, offset in np.ndindex(n, 2, 3):
+        up[2 * i + phase, min(max(i + offset - 1, 0), n - 1)] += _fancy_weight(phase, offset - 1)
     return up
 
 
@@ -130,12 +133,6 @@ def _padded(x, height, width):
     return graph_ops.top_left(x, height + height % 2 + 2 * REACH, width + width % 2 + 2 * REACH)
 
 
-def _fancy_weight(phase, offset):
-    """Weight of the low-resolution sample at ``offset`` (-1, 0, 1) in libjpeg's fancy upsampling
-    of the output pixel of ``phase`` (0: even, 1: odd) of a cell, along one axis."""
-    return {(0, 0): 0.75, (0, -1): 0.25, (1, 0): 0.75, (1, 1): 0.25}.get((phase, offset), 0.0)
-
-
 def kernel_luma_weights():
     """:func:`luma_weights` rounded to multiples of 1 / LUMA_GRID, as the layer uses them (0.23, 0.47)."""
     return tuple(round(w * LUMA_GRID) / LUMA_GRID for w in luma_weights())
@@ -171,12 +168,12 @@ def _kernels(taps, weights):
             value = _fancy_weight(qy, ey - 1) * _fancy_weight(qx, ex - 1) / 4.0
             value -= 1.0 if (ey, ex, py, px) == (1, 1, qy, qx) else 0.0
             cells[middle - 1 + ey, middle - 1 + ex, k, 2 + 2 * qy + qx] = weights[c] * value
-    for q in range(4):
-        up[1, 1, 2 + q, 3 * q] = 1.0
     for c in range(2):  # the change of the means: on the float16 grid and summing to exactly 0
         part = np.round(cells[..., c] * KERNEL_GRID) / KERNEL_GRID
         part[middle, middle, 3 * 3 + 1 + c] -= part.sum()  # the cell's own last pixel takes the rest
         cells[..., c] = part
+    for q in range(4):
+        up[1, 1, 2 + q, 3 * q] = 1.0
     for c, qy, qx in np.ndindex(2, 2, 2):
         q = 2 * qy + qx
         up[1, 1, c, 3 * q + 1 + c] = 1.0
@@ -195,8 +192,8 @@ class ColourCompensation(keras.layers.Layer):
     match), ``residual`` float [B, H, W, 3] (Modify-Net's edit is image + residual), the quality
     float [B, 1] as q / 100. Output: float32 [B, H, W, 3], a new residual; a strength of 0 at both
     steps leaves it unchanged. Any H, W (the edges are extended by replication, odd sizes to even,
-    and the output cropped). The 2x2
-    cells start at the image's top-left pixel, as JPEG's do; an output pixel depends on the
+    and the output cropped). The 2x2 cells start at the image's top-left pixel, as JPEG's do;
+    an output pixel depends on the
     edit within ``RADIUS`` pixels (the taps reach REACH + 1, the luma step's neighbour cells 2 more).
     """
 
@@ -223,7 +220,7 @@ class ColourCompensation(keras.layers.Layer):
         # step 2: Y moves by -beta x the luma-weighted chroma error left: fancy(means + change)
         # - original = fancy(change) + (fancy(means) - plane) + the residual's own chroma
         luma_scale = tf.concat([-beta, ones, ones], axis=-1)  # [B, 1, 1, 3]
-        change = graph_ops.top_left(tf.nn.depth_to_space(up * tf.tile(luma_scale, [1, 1, 1, 4]), 2), height, width)
+        change = graph_ops.top_left(tf.nn.depth_to_space(up * tf.concat([luma_scale] * 4, axis=-1), 2), height, width)
         return residual + change - beta * tf.nn.conv2d(residual, self._luma, 1, "VALID")
 
     def compute_output_shape(self, input_shape):
