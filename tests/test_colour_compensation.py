@@ -191,6 +191,25 @@ def test_a_net_with_it_converts_to_tflite_and_matches_keras_in_litert(tmp_path, 
         assert np.abs(runner(rgb, quality) - reference).max() <= 1e-4
 
 
+def test_its_int8_file_quantises_the_net_but_keeps_the_step_in_float(tmp_path, feathers):
+    """int8 weights would break the step's exact zero sums: the image would leak into the edit."""
+    net = _net()
+    calibration = np.stack([feathers[:64, :64], feathers[32:96, 64:128]])
+    path = tmp_path / "cc_int8.tflite"
+    path.write_bytes(tflite.convert(net, "int8", calibration, qualities=(5, 95)))
+    runner = tflite.Runner(path)
+    details = runner.interpreter.get_tensor_details()
+    assert any(d["dtype"] == np.int8 for d in details if "conv_out" in d["name"])
+    step = [d for d in details if "colour_compensation" in d["name"]]
+    assert step and all(d["dtype"] in (np.float32, np.int32) for d in step)
+    rgb = feathers.astype(np.float32) / 255.0
+    for quality in (50, 90):
+        reference = np.asarray(pixels.to_uint8(models.edit_rgb(net, rgb[None], quality)[0]))
+        edited = np.asarray(pixels.to_uint8(runner(rgb, quality)))
+        psnr = [metrics.psnr(feathers, codec.jpeg_roundtrip(e, quality)[0]) for e in (edited, reference)]
+        assert abs(psnr[0] - psnr[1]) <= 0.1, (quality, psnr)
+
+
 def test_command_ends_a_trained_net_with_it_and_refuses_what_it_cannot_take(tmp_path, capsys):
     from conftest import tiny_conditioned_net
     from tfjpegnet import cli

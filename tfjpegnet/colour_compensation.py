@@ -207,7 +207,11 @@ class ColourCompensation(keras.layers.Layer):
         self._cells, self._up, self._luma = (tf.constant(k) for k in _kernels(taps, kernel_luma_weights()))
 
     def call(self, inputs):
-        image, residual, quality = (tf.cast(t, tf.float32) for t in inputs)
+        with tf.name_scope(graph_ops.FLOAT_SCOPE):  # int8 would break the kernels' exact zero sums
+            return self._compensated(*(tf.cast(t, tf.float32) for t in inputs))
+
+    def _compensated(self, image, residual, quality):
+        """:meth:`call` on float32 tensors: image, residual [B, H, W, 3], quality [B, 1] (q / 100)."""
         q = 100.0 * quality[:, :, None, None]  # [B, 1, 1, 1]
         alpha, beta = strength(q, self.chroma_knots), strength(q, self.luma_knots)
         height, width = tf.shape(image)[1], tf.shape(image)[2]

@@ -5,9 +5,15 @@ then go wrong with the obvious ops: a crop by ``x[:, :h, :w]`` with computed bou
 strided slice that XNNPACK does not run (about 30 ms per megapixel on this machine, against
 3 for ``tf.slice``), and a padding of computed size loses the channel count, which the
 converter needs for the convolutions after it.
+
+Ops built under ``tf.name_scope(FLOAT_SCOPE)`` stay float32 in an int8 TFLite file
+(:func:`tfjpegnet.deploy.tflite.convert`): arithmetic that int8 cannot do, such as filters whose
+weights must sum to exactly 0 applied to a full-range image.
 """
 
 import tensorflow as tf
+
+FLOAT_SCOPE = "keep_float"
 
 
 def with_channels(x, channels):

@@ -21,8 +21,9 @@ H and W are free (shape signature [1, -1, -1, 3]): call
 Variants: ``float32`` (as trained); ``fp16`` (float16 weights, float32 arithmetic);
 ``int8`` (full integer quantisation of weights and activations, calibrated on 64x64
 training patches, for a conditioned net at qualities spread over its trained range;
-float32 inputs and output, quantised inside). Checked with the
-LiteRT interpreter (``ai_edge_litert``, imported only when a :class:`Runner` is made),
+float32 inputs and output, quantised inside; the colour conversions and ops built under
+``graph_ops.FLOAT_SCOPE`` stay float32). Checked with the
+LiteRT interpreter (``ai_edge_litert``, imported only when a :class:`Runner` or an int8 file is made),
 which uses XNNPACK on CPU.
 """
 
@@ -32,7 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfjpegnet import datasets, files, models, pixels
+from tfjpegnet import datasets, files, graph_ops, models, pixels
 from tfjpegnet.evaluation import metrics
 from tfjpegnet.jpeg import codec, color
 
@@ -100,9 +101,9 @@ class EditModule(tf.Module):
     """Modify-Net as one TF function ``edit``: rgb float32 [1, None, None, 3] -> edited RGB.
 
     The graph computes exactly :func:`models.edit_rgb` (RGB -> YCrCb -> Modify-Net ->
-    RGB, clipped), rearranged as ``rgb + A residual + C rgb`` (see :func:`_linear_maps`):
-    then int8 quantisation only rounds small-range tensors (the residual) and one final
-    sum, instead of every step of two colour conversions on full-range values.
+    RGB, clipped), rearranged as ``rgb + A residual + C rgb`` (see :func:`_linear_maps`).
+    The colour conversion in and that final sum are built under ``graph_ops.FLOAT_SCOPE``:
+    in an int8 file only the net runs in int8, on its small-range residual.
 
     For a conditioned net ``edit`` takes a second input ``quality`` float32 [1] (a JPEG
     quality 1..100), clamped into the trained range ``qualities``
@@ -128,12 +129,14 @@ class EditModule(tf.Module):
     def _edit(self, rgb, quality=None):
         """rgb float32 [1, H, W, 3] in [0, 1] (and for a conditioned net quality float32 [1])
         -> {"edited": float32 [1, H, W, 3] in [0, 1]}."""
-        ycrcb = color.rgb_to_ycrcb(rgb)
+        with tf.name_scope(graph_ops.FLOAT_SCOPE):
+            ycrcb = color.rgb_to_ycrcb(rgb)
         q = None if quality is None else models.conditioning_quality(quality, self.qualities)[:, None] / 100.0
         residual = tf.cast(self.residual(ycrcb, q), tf.float32)
-        change = (tf.nn.conv2d(residual, self.a_kernel, 1, "VALID")
-                  + tf.nn.conv2d(rgb, self.c_kernel, 1, "VALID"))
-        return {"edited": tf.clip_by_value(rgb + change, 0.0, 1.0)}
+        with tf.name_scope(graph_ops.FLOAT_SCOPE):  # full-range sums: int8 would round each
+            change = (tf.nn.conv2d(residual, self.a_kernel, 1, "VALID")
+                      + tf.nn.conv2d(rgb, self.c_kernel, 1, "VALID"))
+            return {"edited": tf.clip_by_value(rgb + change, 0.0, 1.0)}
 
 
 def calibration_patches(paths, count=256, size=64):
@@ -211,12 +214,40 @@ def convert(modify_net, variant, calibration=None, qualities=None):
     elif variant == "int8":
         if calibration is None or not len(calibration):
             raise ValueError("int8 conversion needs calibration patches")
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.representative_dataset = representative_dataset(calibration, qualities)
+        return _int8_except_float_scope(converter, representative_dataset(calibration, qualities))
     elif variant != "float32":
         raise ValueError(f"unknown TFLite variant {variant!r}; choose from {VARIANTS}")
     return converter.convert()
+
+
+def _int8_except_float_scope(converter, dataset):
+    """Full integer quantisation of every op but those built under ``graph_ops.FLOAT_SCOPE``.
+
+    Calibrates ``converter`` (a tf.lite.TFLiteConverter) on ``dataset`` (a representative
+    dataset function), then quantises with the float-scope ops denylisted: they run in float32
+    between a dequantise and a quantise. This is what TF's public
+    ``tf.lite.experimental.QuantizationDebugger(debug_options=QuantizationDebugOptions(
+    denylisted_nodes=...))`` does in ``get_nondebug_quantized_model``, called without it
+    because the debugger crashes (a segmentation fault in TF 2.21) building its debug model of
+    these graphs. Returns bytes, the .tflite model.
+    """
+    from tensorflow.lite.python import convert as lite_convert
+
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+    converter.representative_dataset = dataset
+    converter._experimental_calibrate_only = True  # noqa: SLF001 (see the docstring)
+    calibrated = converter.convert()
+    float_nodes = [name for name in _tensor_names(calibrated)
+                   if graph_ops.FLOAT_SCOPE in name.split(":")[0].split("/")]
+    return lite_convert.mlir_quantize(calibrated, denylisted_nodes=float_nodes)
+
+
+def _tensor_names(model):
+    """The names of all tensors of a .tflite flatbuffer (bytes); an op is known by its output's."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    return [detail["name"] for detail in Interpreter(model_content=model).get_tensor_details()]
 
 
 def with_dead_branch_revived(modify_net, calibration, qualities=None):
