@@ -114,32 +114,28 @@ def test_bench_encode_quick_writes_every_row(tmp_path, tiny_data_dir):
 @pytest.mark.slow
 def test_bench_encode_named_models_one_size_mozjpeg_after_the_edit(tmp_path, tiny_data_dir):
     from conftest import tiny_conditioned_net, tiny_modify_net
-    from tfjpegnet import models
 
     paper = tmp_path / "runs" / "paper_run" / "stage2" / "modify_net.keras"
-    light = tmp_path / "elsewhere" / "light.keras"
     anyq = tmp_path / "elsewhere" / "anyq.keras"
     paper.parent.mkdir(parents=True)
-    light.parent.mkdir()
+    anyq.parent.mkdir()
     tiny_modify_net(mcu_branch=4).save(paper)
-    models.build_light_modify_net(factor=2, filters=8, blocks=2).save(light)
-    tiny_conditioned_net().save(anyq)
+    tiny_conditioned_net().save(anyq)  # a light net for every quality
     out = tmp_path / "encode.json"
     common = ["--quick", "--sizes", "2mp", "--repeats", "1", "--model-encoder", "mozjpeg",
               "--data-dir", os.fspath(tiny_data_dir), "--out", os.fspath(out)]
     # A net for every quality is exported for the benchmark only with its trained range.
-    refused = run_benchmark("bench_encode.py", *common, "--model", f"anyq={anyq}")
+    refused = run_benchmark("bench_encode.py", *common, "--model", f"lite={anyq}")
     assert refused.returncode != 0 and "--qualities" in refused.stderr
-    result = run_benchmark("bench_encode.py", *common, "--model", os.fspath(paper), f"lite={light}", f"anyq={anyq}",
+    result = run_benchmark("bench_encode.py", *common, "--model", os.fspath(paper), f"lite={anyq}",
                            "--qualities", "5-95", "--quality", "40")
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads(out.read_text())
-    (paper_name, paper_path), (light_name, light_path), (anyq_name, _) = [(m["name"], m["path"])
-                                                                          for m in results["models"]]
-    assert anyq_name == "anyq"
+    (paper_name, paper_path), (light_name, light_path) = [(m["name"], m["path"]) for m in results["models"]]
     assert (paper_name, paper_path) == ("paper_run", ".../paper_run/stage2/modify_net.keras")  # outside the repository
-    assert light_name == "lite" and light_path.startswith(".../") and light_path.endswith("/elsewhere/light.keras")
+    assert light_name == "lite" and light_path.startswith(".../") and light_path.endswith("/elsewhere/anyq.keras")
     assert results["models"][0]["architecture"] == "paper: 3x8 convolutions, MCU branch 4"
+    assert results["models"][1]["architecture"].startswith("light: ")
     assert results["settings"]["model_encoder"] == "mozjpeg" and list(results["settings"]["sizes"]) == ["2mp"]
     check_rows(results, ["2mp"], ["keras+mozjpeg", *MODEL_METHODS[1:]])
     markdown = (tmp_path / "encode.md").read_text()

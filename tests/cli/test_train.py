@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -272,18 +273,20 @@ def test_one_light_net_for_every_quality(tmp_path, tiny_data_dir):
 
 def test_a_stopped_run_is_cut_short_or_extended_by_its_epoch_count(tmp_path, tiny_data_dir):
     """Stopped in its 3rd of 4 epochs: rerun with --epochs-modify 2 it ends there and writes the model;
-    a second run stopped likewise and rerun with 5 epochs trains on to 5."""
+    a copy of the stopped run rerun with 5 epochs trains on to 5."""
     flags = ["--stages", "1", "--proxy", "analytic", "--distortion", "proximity", "--rate-weight", "0.05",
              "--lr-modify", "1e-2", "--max-patches", "64", "--checkpoint-every", "1"]
-    for out, rerun_epochs in ((tmp_path / "short", 2), (tmp_path / "long", 5)):
-        proc = subprocess.Popen([*TRAIN, *smoke_flags(tiny_data_dir, out, *flags, "--epochs-modify", "4")], cwd=ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        for line in proc.stdout:
-            if "modify_net epoch 3/4" in line:
-                break
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        assert not (out / "stage1").exists()
+    stopped = tmp_path / "short"
+    proc = subprocess.Popen([*TRAIN, *smoke_flags(tiny_data_dir, stopped, *flags, "--epochs-modify", "4")], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in proc.stdout:
+        if "modify_net epoch 3/4" in line:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (stopped / "stage1").exists()
+    shutil.copytree(stopped, tmp_path / "long")  # the same stopped run, twice
+    for out, rerun_epochs in ((stopped, 2), (tmp_path / "long", 5)):
         rerun = run_train(*smoke_flags(tiny_data_dir, out, *flags, "--epochs-modify", str(rerun_epochs)))
         assert rerun.returncode == 0, rerun.stderr[-3000:]
         keras.models.load_model(out / "stage1" / "modify_net.keras")
