@@ -1,4 +1,4 @@
-"""`tfjpegnet operating-point` on the Kodak test images: table and JSON, and a missing model file."""
+"""`tfjpegnet operating-point` on crops of the Kodak test images: table and JSON, and a missing model file."""
 
 import json
 
@@ -15,7 +15,13 @@ def identity_model(tmp_path_factory):
 
 
 def test_cli_writes_table_and_json_and_rejects_missing_model(tmp_path, kodak_dir, identity_model, capsys):
-    assert cli.main(["operating-point", "--quality", "5", "--data-dir", str(kodak_dir),
+    import cv2
+
+    crops = tmp_path / "kodak"
+    crops.mkdir()
+    for i in (1, 22, 23, 24):  # --data-dir's default test images are kodim22..24
+        cv2.imwrite(str(crops / f"kodim{i:02d}.png"), cv2.imread(str(kodak_dir / f"kodim{i:02d}.png"))[:128, :192])
+    assert cli.main(["operating-point", "--quality", "5", "--data-dir", str(crops),
                      "--out", str(tmp_path / "out"), identity_model]) == 0
     result = json.loads((tmp_path / "out" / "operating_points.json").read_text())
     assert result["images"] == ["kodim22", "kodim23", "kodim24"] and result["quality"] == 5

@@ -136,8 +136,9 @@ def final_weights(out, stage=2):
 @pytest.mark.slow
 def test_killed_run_resumes_and_ends_equal_to_uninterrupted(tmp_path, tiny_data_dir):
     extra = ["--epochs-modify", "2", "--epochs-jpeg", "2", "--max-patches", "64"]
-    straight = tmp_path / "straight"
-    assert run_train(*smoke_flags(tiny_data_dir, straight, *extra)).returncode == 0
+    straight = tmp_path / "straight"  # trained alongside the run that is killed (one core each)
+    uninterrupted = subprocess.Popen([*TRAIN, *smoke_flags(tiny_data_dir, straight, *extra)], cwd=ROOT,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     killed = tmp_path / "killed"
     proc = subprocess.Popen([*TRAIN, *smoke_flags(tiny_data_dir, killed, *extra)], cwd=ROOT,
@@ -153,6 +154,7 @@ def test_killed_run_resumes_and_ends_equal_to_uninterrupted(tmp_path, tiny_data_
     resumed = run_train(*smoke_flags(tiny_data_dir, killed, *extra))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Resuming" in resumed.stdout
+    assert uninterrupted.wait(timeout=600) == 0
     for a, b in zip(final_weights(straight), final_weights(killed)):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
 

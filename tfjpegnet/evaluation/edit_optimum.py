@@ -14,7 +14,6 @@ that cannot see the grid would: what is lost then is what only a grid-aware edit
 The command around it is :mod:`tfjpegnet.cli.edit_optimum`.
 """
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -53,39 +52,63 @@ def _padding(height, width, shift):
     return [[0, 0], [shift, -(height + shift) % models.MCU], [shift, -(width + shift) % models.MCU], [0, 0]]
 
 
-def optimise_image(rgb, objective, steps, lr, shift=0, progress=None):
-    """Pixels of one image optimised for ``objective``.
+class PixelAdam:
+    """Adam (Keras's update, its defaults) on one image's pixels for one objective.
+
+    The step is a tf.function of plain tensors, traced once per image shape and grid
+    shift, so every image of a folder with the same size reuses it.
+
+    Args:
+      objective: callable (x, edited) -> per-example loss [1], YCrCb float32 [1, h, w, 3] in
+        [0, 1] with h, w multiples of 16 (a :class:`ModifyObjective`).
+      lr: learning rate; beta_1, beta_2, epsilon: Adam's constants (Keras's defaults).
+    """
+
+    def __init__(self, objective, lr, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+        self.objective, self.lr = objective, float(lr)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+        self.step = tf.function(self._step)
+
+    def _step(self, x, value, m, v, t, paddings):
+        """One update at step ``t`` (float32 scalar, 1-based): (value, m, v, loss) after it.
+
+        x, value, m, v: float32 [1, H, W, 3] (original, current pixels, Adam's moments);
+        paddings: the :func:`_padding` of the image (a Python list: part of the trace key).
+        """
+        with tf.GradientTape() as tape:
+            tape.watch(value)
+            loss = tf.reduce_mean(self.objective(tf.pad(x, paddings, "SYMMETRIC"),
+                                                 tf.pad(value, paddings, "SYMMETRIC")))
+        gradient = tape.gradient(loss, value)
+        alpha = self.lr * tf.sqrt(1.0 - tf.pow(self.beta_2, t)) / (1.0 - tf.pow(self.beta_1, t))
+        m = m + (gradient - m) * (1.0 - self.beta_1)
+        v = v + (tf.square(gradient) - v) * (1.0 - self.beta_2)
+        return value - (m * alpha) / (tf.sqrt(v) + self.epsilon), m, v, loss
+
+
+def optimise_image(rgb, adam, steps, shift=0, progress=None):
+    """Pixels of one image optimised for ``adam``'s objective.
 
     Args:
       rgb: uint8 [H, W, 3], the original.
-      objective: callable (x, edited) -> per-example loss [1], YCrCb float32 [1, h, w, 3] in
-        [0, 1] with h, w multiples of 16 (a :class:`ModifyObjective`).
-      steps, lr: Adam steps and learning rate. shift: 0..15, pixels of mirrored border the
-        objective sees before the image (moves JPEG's grid); the far sides are mirrored out
-        to whole MCUs. progress: optional callable(loss) after each step.
+      adam: a :class:`PixelAdam` (the objective and learning rate; reusable across images).
+      steps: Adam steps. shift: 0..15, pixels of mirrored border the objective sees before
+        the image (moves JPEG's grid); the far sides are mirrored out to whole MCUs.
+      progress: optional callable(loss) after each step.
 
     Returns:
       (uint8 [1, H, W, 3] the optimised image, rounded and clipped; list of float losses).
     """
     x = tf.constant(color.rgb_to_ycrcb(rgb[None].astype(np.float32) / 255.0))
     paddings = _padding(rgb.shape[0], rgb.shape[1], shift)
-    variable = tf.Variable(x)
-    optimizer = keras.optimizers.Adam(lr)
-
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            edited = tf.pad(variable, paddings, "SYMMETRIC")
-            loss = tf.reduce_mean(objective(tf.pad(x, paddings, "SYMMETRIC"), edited))
-        optimizer.apply_gradients([(tape.gradient(loss, variable), variable)])
-        return loss
-
+    value, m, v = x, tf.zeros_like(x), tf.zeros_like(x)
     losses = []
-    for _ in range(steps):
-        losses.append(float(step()))
+    for t in range(1, steps + 1):
+        value, m, v, loss = adam.step(x, value, m, v, tf.constant(t, tf.float32), paddings)
+        losses.append(float(loss))
         if progress:
             progress(losses[-1])
-    return np.asarray(pixels.to_uint8(color.ycrcb_to_rgb(variable))), losses
+    return np.asarray(pixels.to_uint8(color.ycrcb_to_rgb(value))), losses
 
 
 def objective_label(config, shift):
@@ -99,7 +122,8 @@ def optimise_all(images, configs, steps, lr, shift=0, progress=None):
 
     Args:
       images: dict name -> RGB uint8 [H, W, 3]; configs: list of :func:`objective_config` dicts.
-      steps, lr, shift, progress: as for :func:`optimise_image` (progress after each step).
+      lr: Adam's learning rate (:class:`PixelAdam`, one per config, shared by the images).
+      steps, shift, progress: as for :func:`optimise_image` (progress after each step).
 
     Returns:
       list, one per config, of (config, edited: name -> uint8 [1, H, W, 3],
@@ -107,10 +131,10 @@ def optimise_all(images, configs, steps, lr, shift=0, progress=None):
     """
     optima = []
     for config in configs:
-        objective = ModifyObjective(config)
+        adam = PixelAdam(ModifyObjective(config), lr)
         edited, losses = {}, {}
         for name, rgb in images.items():
-            edited[name], trace = optimise_image(rgb, objective, steps, lr, shift, progress)
+            edited[name], trace = optimise_image(rgb, adam, steps, shift, progress)
             losses[name] = [trace[0], trace[-1]]
         optima.append((config, edited, losses))
     return optima
