@@ -176,8 +176,8 @@ def test_two_worker_processes_train_like_one_process_with_the_same_global_batch(
         commands.append([*TRAIN, *flags, "--out", os.fspath(tmp_path / f"worker{index}"), "--strategy", "multiworker"])
         envs.append(dict(env, TF_CONFIG=json.dumps({"cluster": {"worker": workers},
                                                      "task": {"type": "worker", "index": index}})))
-    results = run_together(commands, envs, timeout=420)
-    results += run_together([[*TRAIN, *flags, "--out", os.fspath(tmp_path / "single")]], [env], timeout=300)
+    commands.append([*TRAIN, *flags, "--out", os.fspath(tmp_path / "single")])  # the reference, alongside
+    results = run_together(commands, [*envs, env], timeout=420)
     for code, out, err in results:
         assert code == 0, err[-3000:]
         assert "Done: 1 stage(s)" in out
