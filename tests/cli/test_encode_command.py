@@ -125,6 +125,9 @@ def test_help_is_quiet_and_loads_no_tensorflow(tmp_path):
         result = run_cli(argv, tmp_path, script=script)
         assert result.returncode == 0 and result.stderr == "", result.stderr
         assert "usage: tfjpegnet" in result.stdout and "TF=False" in result.stdout
+    result = run_cli(["colour-compensation", "--help"], tmp_path, script=script)  # its defaults load TensorFlow
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert "--chroma CHROMA" in result.stdout and "80:0,85:1" in result.stdout
     result = run_cli(["encode", "--help"], tmp_path, script=script)
     assert "--model" in result.stdout and "saved_models/tfjpegnet of" in " ".join(result.stdout.split())
 

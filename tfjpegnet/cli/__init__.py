@@ -14,6 +14,10 @@ import sys
 from tfjpegnet.cli import tflogs
 from tfjpegnet.errors import UserError
 
+DESCRIPTION = ("Make JPEG files smaller at the same quality: a CNN edits each image before a standard JPEG "
+               "encoder, and any JPEG decoder shows the result. One subcommand per job; "
+               "'tfjpegnet COMMAND --help' gives its options.")
+
 # End a help text whose default it describes in words with this: a "%(default)" in the text stops
 # ArgumentDefaultsHelpFormatter from adding "(default: None)", and ".0s" prints nothing.
 DESCRIBED_DEFAULT = "%(default).0s"
@@ -56,7 +60,7 @@ def build_parser(command=None, log_level=None):
     registered (None: no module is imported, enough for ``tfjpegnet --help``).
     ``log_level``: as for :func:`tflogs.import_quietly` (None keeps TensorFlow's logs).
     """
-    parser = argparse.ArgumentParser(prog="tfjpegnet", description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser = argparse.ArgumentParser(prog="tfjpegnet", description=DESCRIPTION, allow_abbrev=False)
     parser.add_argument("--verbose", action="store_true",
                         help="keep TensorFlow's native log messages (quiet by default unless "
                              f"{tflogs.LEVEL_VARIABLE} is set)")
@@ -69,7 +73,7 @@ def build_parser(command=None, log_level=None):
         sub = subparsers.add_parser(name, help=help_text, description=module.__doc__,
                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         sub.set_defaults(module=module)
-        module.add_arguments(sub)
+        tflogs.call_quietly(lambda: module.add_arguments(sub), log_level)  # its defaults may load TensorFlow
     return parser
 
 

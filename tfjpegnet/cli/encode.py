@@ -3,9 +3,9 @@
 Each input (files, or folders searched recursively for PNG/JPEG/BMP/TIFF) is read
 (gray -> RGB, alpha dropped, 16-bit scaled to 8), edited by Modify-Net in overlapping
 tiles (memory stays bounded for any size; the result equals the untiled edit within
-1/255), and written as OUTDIR/<name>.jpg (sub-folders of a folder input kept): baseline
-JPEG, 4:2:0, from OpenCV, with optimised Huffman tables unless --baseline-huffman.
-Any JPEG decoder reads the files. An output never replaces an input; each file is
+1/255), and written as OUTDIR/<name>.jpg (sub-folders of a folder input kept) by --encoder:
+mozjpeg by default (trellis quantisation, progressive unless --baseline, 4:2:0). Any JPEG
+decoder reads the files. An output never replaces an input; each file is
 written under a temporary name and renamed when complete. A file that cannot be read
 gets one error line and the others are still encoded; the exit code is then 1.
 Without --model, the shipped saved_models/tfjpegnet of the tfjpegnet checkout (one net for

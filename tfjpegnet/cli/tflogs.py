@@ -90,9 +90,14 @@ def native_logs_filtered(level):
                 sys.stderr.flush()
 
 
+def call_quietly(function, level):
+    """``function()``; under :func:`native_logs_filtered` unless TensorFlow is already loaded (or ``level`` is None)."""
+    if level is None or "tensorflow" in sys.modules:
+        return function()
+    with native_logs_filtered(level):
+        return function()
+
+
 def import_quietly(module_name, level):
     """Import ``module_name``; the first time TensorFlow is loaded, under :func:`native_logs_filtered`."""
-    if level is None or "tensorflow" in sys.modules:
-        return importlib.import_module(module_name)
-    with native_logs_filtered(level):
-        return importlib.import_module(module_name)
+    return call_quietly(lambda: importlib.import_module(module_name), level)
