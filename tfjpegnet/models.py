@@ -10,7 +10,7 @@ import math
 import keras
 import tensorflow as tf
 
-from tfjpegnet import coefficient_branch, colour_compensation, graph_ops
+from tfjpegnet import colour_compensation, graph_ops
 from tfjpegnet.jpeg import color
 
 
@@ -180,8 +180,6 @@ def grid_period(model):
     for layer in model.layers:
         if isinstance(layer, ToMCUs):
             period = math.lcm(period, MCU)
-        elif isinstance(layer, coefficient_branch.ToCoefficients):
-            period = math.lcm(period, coefficient_branch.BLOCK)
         elif isinstance(layer, colour_compensation.ColourCompensation):
             period = math.lcm(period, 2)
         elif isinstance(layer, SpaceToDepth):
@@ -200,22 +198,15 @@ def _mcu_branch(inputs, conv_edit, units, channels):
     return FromMCUs(dtype="float32", name="from_mcus")([mcus, inputs])
 
 
-def _with_mcu_branch(inputs, residual, units, channels, name, model_inputs=None, quality=None,
-                     compensate=False, coefficients=None):
+def _with_mcu_branch(inputs, residual, units, channels, name, model_inputs=None, quality=None):
     """Modify-Net's output ``inputs + residual`` (+ the MCU branch's residual if ``units``), as a
-    keras.Model of ``model_inputs`` (default: ``inputs``, the image). With ``coefficients``
-    (units, encoder) and ``quality`` (q / 100, [B, 1]) the :mod:`coefficient_branch`'s residual
-    of the edit so far is added; with ``compensate`` the residual is last changed by
-    :class:`colour_compensation.ColourCompensation`."""
+    keras.Model of ``model_inputs`` (default: ``inputs``, the image). With ``quality`` (q / 100,
+    [B, 1]) the residual is last changed by :class:`colour_compensation.ColourCompensation`."""
     if units:
         conv_edit = keras.layers.Add(dtype="float32", name="conv_edit")([inputs, residual])
         block_residual = _mcu_branch(inputs, conv_edit, units, channels)
         residual = keras.layers.Add(dtype="float32", name="residual")([residual, block_residual])
-    if coefficients:
-        edit = keras.layers.Add(dtype="float32", name="coef_edit")([inputs, residual])
-        coefficient_residual = coefficient_branch.residual(edit, quality, *coefficients, like=inputs)
-        residual = keras.layers.Add(dtype="float32", name="coef_residual")([residual, coefficient_residual])
-    if compensate:
+    if quality is not None:
         residual = colour_compensation.ColourCompensation(name="colour_compensation")([inputs, residual, quality])
     outputs = keras.layers.Add(dtype="float32", name="edited")([inputs, residual])
     return keras.Model(inputs if model_inputs is None else model_inputs, outputs, name=name)
@@ -259,8 +250,7 @@ def build_modify_net(depth=20, filters=64, channels=3, mcu_branch=0, name="modif
 
 
 def build_light_modify_net(factor=4, filters=48, blocks=4, mcu_branch=0, channels=3, name="light_modify_net",
-                           conditioned=False, film_units=64, colour_compensation=False, coefficient_units=0,
-                           encoder="mozjpeg"):
+                           conditioned=False, film_units=64, colour_compensation=False):
     """A light Modify-Net: the same edit contract at a fraction of the paper net's cost.
 
     Pixel unshuffle by ``factor`` (:class:`SpaceToDepth`: each ``factor`` x ``factor`` cell
@@ -279,9 +269,7 @@ def build_light_modify_net(factor=4, filters=48, blocks=4, mcu_branch=0, channel
     fine-tuned from an unconditioned net (:func:`transfer_weights`) starts with its edit.
     ``colour_compensation`` (conditioned nets only) ends the residual with the fixed
     pre-compensation of JPEG's 4:2:0 colour path (:mod:`tfjpegnet.colour_compensation`),
-    whose strength follows the quality; it has no weights. ``coefficient_units`` (conditioned
-    nets only) adds :mod:`tfjpegnet.coefficient_branch` with that many units, which edits each
-    8x8 luma block in units of ``encoder``'s quantisation steps at the example's quality.
+    whose strength follows the quality; it has no weights.
 
     Args:
       factor: pixel-unshuffle factor, >= 1 (1: full resolution).
@@ -300,8 +288,6 @@ def build_light_modify_net(factor=4, filters=48, blocks=4, mcu_branch=0, channel
         raise ValueError(f"light Modify-Net needs factor >= 1 and blocks >= 0, got {factor}, {blocks}")
     if colour_compensation and not (conditioned and channels == 3):
         raise ValueError("colour compensation needs a quality-conditioned net of YCrCb images")
-    if coefficient_units and not (conditioned and channels == 3):
-        raise ValueError("the coefficient branch needs a quality-conditioned net of YCrCb images")
     quality = None
     if conditioned:
         model_inputs = keras.Input(shape=(None, None, channels + 1), name="ycrcb_quality")
@@ -324,8 +310,8 @@ def build_light_modify_net(factor=4, filters=48, blocks=4, mcu_branch=0, channel
     cells = keras.layers.Conv2D(channels * factor * factor, 3, padding="same", kernel_initializer="zeros",
                                 dtype="float32", name="conv_out")(x)
     residual = DepthToSpace(factor, dtype="float32", name="shuffle")([cells, inputs])
-    return _with_mcu_branch(inputs, residual, mcu_branch, channels, name, model_inputs, quality,
-                            colour_compensation, (coefficient_units, encoder) if coefficient_units else None)
+    return _with_mcu_branch(inputs, residual, mcu_branch, channels, name, model_inputs,
+                            quality if colour_compensation else None)
 
 
 def edit_parts(modify_net):
@@ -391,8 +377,7 @@ def _pixel_scales(model):
             scale = layer.factor
         elif isinstance(layer, DepthToSpace):
             scale = 1
-        scales[layer.name] = (MCU if layer.name.startswith("mcu") else
-                              coefficient_branch.BLOCK if layer.name.startswith("coef") else scale)
+        scales[layer.name] = MCU if layer.name.startswith("mcu") else scale
     return scales
 
 
@@ -402,14 +387,14 @@ def receptive_radius(model):
     Sum over convolutions of ``scale * dilation * (kernel - 1) // 2`` where ``scale`` is the
     pixels per position at that layer (1 at full resolution, ``factor`` after a
     :class:`SpaceToDepth`), plus ``factor - 1`` for every unshuffle (a cell reaches that far).
-    The MCU and coefficient branches are not counted: they see whole MCUs and blocks, which
-    :func:`grid_period` keeps aligned. A :class:`colour_compensation.ColourCompensation` adds its ``RADIUS``.
+    The MCU branch is not counted: it sees whole MCUs, which :func:`grid_period` keeps
+    aligned. A :class:`colour_compensation.ColourCompensation` adds its ``RADIUS``.
     20 for the paper's 20-layer Modify-Net.
     """
     scales = _pixel_scales(model)
     radius = 0
     for layer in model.layers:
-        if layer.name.startswith(("mcu", "coef")):
+        if layer.name.startswith("mcu"):
             continue
         geometry = _conv_geometry(layer)
         if isinstance(layer, SpaceToDepth):
@@ -447,14 +432,14 @@ def transfer_weights(source, target):
     """Copy the weights of ``source`` into ``target`` (keras.Models), layer by layer by name.
 
     Every layer of ``target`` with weights must exist in ``source`` with the same weight
-    shapes, except the MCU branch's layers (``mcu*``), the coefficient branch's (``coef*``) and
-    the quality conditioning's (``film*``), which keep their initial weights when ``source`` has none (a Modify-Net
+    shapes, except the MCU branch's layers (``mcu*``) and the quality conditioning's
+    (``film*``), which keep their initial weights when ``source`` has none (a Modify-Net
     without the branch into one with it, an unconditioned net into a conditioned one:
     ``target`` then computes what ``source`` did). Raises ValueError for any other mismatch.
     """
     names = {layer.name for layer in source.layers}
     for layer in target.layers:
-        if not layer.weights or (layer.name.startswith(("mcu", "film", "coef")) and layer.name not in names):
+        if not layer.weights or (layer.name.startswith(("mcu", "film")) and layer.name not in names):
             continue
         if layer.name not in names:
             raise ValueError(f"{source.name} has no layer {layer.name!r} to copy from")

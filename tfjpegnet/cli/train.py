@@ -82,9 +82,6 @@ def add_arguments(parser):
     flag("--blocks", "light net: depthwise-separable blocks", type=argtypes.nonneg_int)
     flag("--colour-compensation", "with --qualities: end the net with the fixed pre-compensation of JPEG's "
          "4:2:0 colour path, strength by quality (docs/method.md)", action="store_const", const=True)
-    flag("--coefficient-branch", "with --qualities and --arch light: add a branch of N units that edits each 8x8 "
-         "luma block in units of the encoder's quantisation steps at the example's quality (0: none)",
-         type=argtypes.nonneg_int)
     flag("--encoder", "the encoder trained for: the proxy's tables, trellis model and rate constants, and the "
          "real encoder of validation", choices=("opencv", "mozjpeg"))
     flag("--patch-size", "training patch size (multiple of 16)", type=argtypes.positive_int)

@@ -35,7 +35,6 @@ DEFAULTS = {
     "factor": 4,                  # light net: pixel-unshuffle factor
     "blocks": 4,                  # light net: depthwise-separable blocks (its width is "filters")
     "colour_compensation": False,  # with "qualities": end the net with the fixed 4:2:0 pre-compensation
-    "coefficient_branch": 0,      # with "qualities": units of the branch editing 8x8 luma blocks in quant steps
     # The encoder trained for: the proxy's tables, trellis model and rate constants, and the
     # real encoder of validation: "opencv" (libjpeg-turbo) or "mozjpeg".
     "encoder": "opencv",
@@ -98,7 +97,7 @@ DISTORTIONS = ("decoded", "proximity", "proximity-ssim", "subsampled", "subsampl
 #: a dropped distortion term). A saved configuration holding one of them at that value
 #: (or None) is read as if the key were absent; any other value cannot be honoured.
 REMOVED = {"contrast_weight": None, "rounding": "ste", "rate_gradient": "smooth", "train_only_branch": False,
-           "quality_balance": "none"}
+           "quality_balance": "none", "coefficient_branch": 0}
 REMOVED_DISTORTIONS = ("contrast", "jpeg-ssim", "decoded-ssim")
 
 
@@ -182,8 +181,6 @@ def resolve_config(flags):
             raise UserError("--qualities (one net for every quality) needs --arch light and --proxy analytic")
     if config["colour_compensation"] and not config["qualities"]:
         raise UserError("--colour-compensation needs --qualities (its strength follows the quality)")
-    if config["coefficient_branch"] and not config["qualities"]:
-        raise UserError("--coefficient-branch needs --qualities (its steps follow the quality)")
     if flags.get("test_dir") and flags.get("test_images") is not None:
         raise UserError("--test-dir makes every image in it a test image: leave out --test-images")
     if config["proxy"] == "jpegnet" and config["encoder"] != "opencv":

@@ -88,8 +88,7 @@ class StageTrainer:
         if cfg["arch"] == "light":
             return models.build_light_modify_net(cfg["factor"], cfg["filters"], cfg["blocks"],
                                                  mcu_branch=cfg["mcu_branch"], conditioned=bool(self.qualities),
-                                                 colour_compensation=cfg["colour_compensation"],
-                                                 coefficient_units=cfg["coefficient_branch"], encoder=cfg["encoder"])
+                                                 colour_compensation=cfg["colour_compensation"])
         return models.build_modify_net(cfg["depth"], cfg["filters"], mcu_branch=cfg["mcu_branch"])
 
     def _fit_rate_weight(self):
