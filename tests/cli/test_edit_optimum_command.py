@@ -67,3 +67,22 @@ def test_removed_flags_are_unknown(flag, capsys):
     with pytest.raises(SystemExit) as err:
         cli.main(["edit-optimum", "--quality", "15", *flag])
     assert err.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_images_and_every_choose_the_folder_and_losses_place_each_row(tmp_path, tiny_data_dir, capsys):
+    from tfjpegnet import models
+
+    identity = tmp_path / "identity.keras"
+    models.build_modify_net(depth=3, filters=8).save(identity)  # last layer zero-initialised: edits nothing
+    out = tmp_path / "out"
+    assert cli.main(["edit-optimum", "--quality", "30", "--steps", "20", "--images", str(tiny_data_dir),
+                     "--every", "2", "--models", str(identity), "--out", str(out)]) == 0
+    result = json.loads((out / "edit_optimum.json").read_text())
+    assert result["images"] == ["img1", "img3", "img5"]  # every 2nd of the sorted folder, not kodim22..24
+    losses = result["losses"]
+    optimum, model = losses["rows"]
+    assert optimum["share"] == 1.0 and optimum["loss"] < losses["plain"]  # 20 Adam steps lower the loss
+    assert model["model"] == str(identity) and abs(model["share"]) < 0.05  # the identity sits at the original
+    assert "share of the first optimum's gain" in (out / "edit_optimum.md").read_text()
+    assert cli.main(["edit-optimum", "--quality", "30", "--every", "2", "--data-dir", str(tiny_data_dir)]) == 2
+    assert "--every needs --images" in capsys.readouterr().err

@@ -1,22 +1,25 @@
 """The best edit a training objective asks for: ``tfjpegnet edit-optimum``.
 
-No network: the pixels of each test image (kodim22..24) are optimised directly, with
-Adam, for the same loss Modify-Net is trained on (analytic proxy with straight-through
-rounding: distortion terms + rate; tfjpegnet.training.objectives.ModifyObjective). The
-optimised images are then encoded with the real encoder (``--encoder``; OpenCV's default
-unless named; with mozjpeg the objective uses the mozjpeg proxy) at ``--quality`` and judged like
-the models of ``tfjpegnet operating-point`` (bit saving at equal PSNR and SSIM along plain
-JPEG's curve), in the same table as any ``--models`` given.
+No network: the pixels of each test image (kodim22..24, or every image of ``--images``)
+are optimised directly, with Adam, for the same loss Modify-Net is trained on (analytic
+proxy with straight-through rounding: distortion terms + rate;
+tfjpegnet.training.objectives.ModifyObjective). The optimised images are then encoded with
+the real encoder (``--encoder``; OpenCV's default unless named; with mozjpeg the objective
+uses the mozjpeg proxy) at ``--quality`` and judged like the models of ``tfjpegnet
+operating-point`` (bit saving at equal PSNR and SSIM along plain JPEG's curve), in the same
+table as any ``--models`` given.
 
-This tells apart the two ways a trained model can fall short: if the optimum of its
-loss misses a target too, the loss is the limit; if only the network misses it, the
-network is. ``--grid-shift N`` shows the loss JPEG's 8x8 grid N pixels off, as a
-network that cannot see the grid would: what is lost then is what only a grid-aware
-edit can win.
+This tells apart the two ways a trained model can fall short: if the optimum of its loss
+misses a target too, the loss is the limit; if only the network misses it, the network is.
+The table's notes put it in numbers: each row's loss under the first objective and its
+share of that optimum's gain over the original. ``--grid-shift N`` shows the loss JPEG's
+8x8 grid N pixels off, as a network that cannot see the grid would: what is lost then is
+what only a grid-aware edit can win.
 """
 
 import os
 
+from tfjpegnet.cli import image_sets
 from tfjpegnet.cli.argtypes import nonneg_float, nonneg_int, positive_float, positive_int, quality_arg
 from tfjpegnet.errors import UserError
 
@@ -37,8 +40,14 @@ def add_arguments(parser):
     parser.add_argument("--grid-shift", type=nonneg_int, default=0,
                         help="show the loss JPEG's grid this many pixels off (0..15); the images are then "
                              "encoded on the true grid")
+    parser.add_argument("--rate-model", default="dead-zone",
+                        help="the rate term's model of mozjpeg's trellis quantisation: dead-zone (the proxy's, as "
+                             "in training) or decisions (real mozjpeg's own luma levels of the current edit, "
+                             "refreshed every --refresh steps; --encoder mozjpeg)")
+    parser.add_argument("--refresh", type=positive_int, default=20,
+                        help="with --rate-model decisions: Adam steps between real mozjpeg encodings")
     parser.add_argument("--models", nargs="*", default=[], help="Modify-Net .keras files to judge in the same table")
-    parser.add_argument("--data-dir", help="directory with the Kodak PNGs (default: download them)")
+    image_sets.add_arguments(parser, "optimised and judged")
     parser.add_argument("--encoder", default="opencv",
                         help="real encoder judged on (opencv, opencv-optimize, mozjpeg, mozjpeg-baseline, jpegli, "
                              "...); savings are against its own curve, and for another than opencv also "
@@ -51,7 +60,7 @@ def run(args):
     """Run the command: optimise, judge, print the table; with ``--out`` also write it and the JSON."""
     import keras
 
-    from tfjpegnet.evaluation import edit_optimum, evaluate, metrics, operating_point
+    from tfjpegnet.evaluation import edit_optimum, metrics, operating_point
     from tfjpegnet.files import write_json, write_text
 
     edit_optimum.check_shift(args.grid_shift)
@@ -64,11 +73,12 @@ def run(args):
     proxy_encoder = "mozjpeg" if args.encoder.startswith("mozjpeg") else "opencv"
     configs = [edit_optimum.objective_config(args.quality, args.distortion, rate_weight, ssim_weight, proxy_encoder)
                for rate_weight in args.rate_weight for ssim_weight in args.ssim_weight]
-    images = evaluate.load_test_images(args.data_dir)
+    images = image_sets.load(args)
 
     bar = keras.utils.Progbar(args.steps * len(images) * len(configs), unit_name="step", stateful_metrics=["loss"])
     optima = edit_optimum.optimise_all(images, configs, args.steps, args.lr, args.grid_shift,
-                                       progress=lambda loss: bar.add(1, [("loss", loss)]))
+                                       progress=lambda loss: bar.add(1, [("loss", loss)]),
+                                       rate_model=args.rate_model, refresh=args.refresh)
     print("Plain JPEG's reference curve (Q = 1..100):")
     curve_bar = keras.utils.Progbar(100, unit_name="quality")
     curve = operating_point.reference_curve(images, progress=lambda: curve_bar.add(1), encoder=args.encoder)
@@ -78,7 +88,9 @@ def run(args):
                                   encoder=args.encoder, opencv_curve=opencv_curve)
     result = {"quality": args.quality, "encoder": args.encoder, "plain": curve[args.quality - 1],
               "models": rows, "images": sorted(images), "steps": args.steps, "lr": args.lr,
-              "grid_shift": args.grid_shift}
+              "grid_shift": args.grid_shift, "rate_model": args.rate_model,
+              "refresh": args.refresh,
+              "losses": edit_optimum.loss_shares(images, optima, args.models, args.quality)}
     markdown = edit_optimum.to_markdown(result)
     if args.out:
         write_json(os.path.join(args.out, "edit_optimum.json"), metrics.json_ready(result))

@@ -10,7 +10,8 @@ evaluation report). A quick way to compare fine-tuning runs without a full repor
 
 import os
 
-from tfjpegnet.cli.argtypes import positive_int, qualities_arg
+from tfjpegnet.cli import image_sets
+from tfjpegnet.cli.argtypes import qualities_arg
 from tfjpegnet.errors import UserError
 
 
@@ -20,13 +21,7 @@ def add_arguments(parser):
     parser.add_argument("--quality", type=qualities_arg,
                         help="JPEG quality the models are judged at, or several, comma-separated (e.g. "
                              "10,20,30,50,75,90): a row per model and quality and BD-rates over them")
-    images = parser.add_mutually_exclusive_group()
-    images.add_argument("--data-dir", help="directory with the Kodak PNGs, judged on its test split kodim22..24 "
-                        "(default: download them)")
-    images.add_argument("--images", help="judge every image of this directory instead (e.g. all 24 Kodak images "
-                        "for a model trained on another corpus)")
-    parser.add_argument("--every", type=positive_int, default=1,
-                        help="with --images: judge only every Nth image of the folder (sorted by path), a quick subset")
+    image_sets.add_arguments(parser)
     parser.add_argument("--encoder", default="opencv",
                         help="real encoder judged on (opencv, opencv-optimize, mozjpeg, mozjpeg-baseline, jpegli, "
                              "...); savings are against its own curve, and for another than opencv also "
@@ -69,19 +64,13 @@ def run(args):
         raise UserError(f"model file(s) not found: {', '.join(missing)}")
     import keras
 
-    from tfjpegnet.evaluation import evaluate, metrics, operating_point
+    from tfjpegnet.evaluation import metrics, operating_point
     from tfjpegnet.files import write_json, write_text
 
     from tfjpegnet.jpeg import encoders
 
     encoders.parse_names(args.encoder)
-    if args.images:
-        from tfjpegnet import datasets
-        images = evaluate.load_images(datasets.find_images(args.images)[::args.every])
-    else:
-        if args.every != 1:
-            raise UserError("--every needs --images")
-        images = evaluate.load_test_images(args.data_dir)
+    images = image_sets.load(args)
     curves = 1 if args.encoder == operating_point.ENCODER else 2
     qualities = sorted(set(args.quality))
     bar = keras.utils.Progbar(100 * curves + len(args.models) * len(qualities), unit_name="encoding")

@@ -117,24 +117,38 @@ def objective_label(config, shift):
     return f"optimum of ({text})" + (f", grid shifted {shift} px" if shift else "")
 
 
-def optimise_all(images, configs, steps, lr, shift=0, progress=None):
+RATE_MODELS = ("dead-zone", "decisions")  # the proxy's model of trellis, or real mozjpeg's (:mod:`.trellis_decisions`)
+
+
+def optimise_all(images, configs, steps, lr, shift=0, progress=None, rate_model="dead-zone", refresh=20):
     """:func:`optimise_image` of every image for every objective config.
 
     Args:
       images: dict name -> RGB uint8 [H, W, 3]; configs: list of :func:`objective_config` dicts.
       lr: Adam's learning rate (:class:`PixelAdam`, one per config, shared by the images).
       steps, shift, progress: as for :func:`optimise_image` (progress after each step).
+      rate_model: "dead-zone" (the proxy's) or "decisions" (real mozjpeg's luma levels, refreshed
+        every ``refresh`` steps: :func:`tfjpegnet.evaluation.trellis_decisions.optimise_image`;
+        mozjpeg configs, no grid shift).
 
     Returns:
       list, one per config, of (config, edited: name -> uint8 [1, H, W, 3],
       losses: name -> [first loss, last loss]).
     """
+    if rate_model not in RATE_MODELS:
+        raise UserError(f"--rate-model must be one of {', '.join(RATE_MODELS)}, got {rate_model!r}")
+    if rate_model == "decisions" and (shift or any(config["encoder"] != "mozjpeg" for config in configs)):
+        raise UserError("--rate-model decisions needs --encoder mozjpeg and no --grid-shift")
     optima = []
     for config in configs:
         adam = PixelAdam(ModifyObjective(config), lr)
         edited, losses = {}, {}
         for name, rgb in images.items():
-            edited[name], trace = optimise_image(rgb, adam, steps, shift, progress)
+            if rate_model == "decisions":
+                from tfjpegnet.evaluation import trellis_decisions
+                edited[name], trace = trellis_decisions.optimise_image(rgb, config, lr, steps, refresh, progress)
+            else:
+                edited[name], trace = optimise_image(rgb, adam, steps, shift, progress)
             losses[name] = [trace[0], trace[-1]]
         optima.append((config, edited, losses))
     return optima
@@ -162,6 +176,49 @@ def judge_all(images, optima, quality, curve, shift=0, model_paths=(), progress=
                                                opencv_curve)
 
 
+def _image_loss(objective, rgb, edited):
+    """``objective`` of one uint8 edit [1, H, W, 3] of ``rgb`` [H, W, 3], both mirrored out to whole MCUs; float."""
+    paddings = _padding(rgb.shape[0], rgb.shape[1], 0)
+    x, e = (tf.pad(tf.constant(color.rgb_to_ycrcb(image.astype(np.float32) / 255.0)), paddings, "SYMMETRIC")
+            for image in (rgb[None], edited))
+    return float(tf.reduce_mean(objective(x, e)))
+
+
+def loss_shares(images, optima, model_paths, quality):
+    """Where each row sits under the first optimum's objective: the net-or-loss question in numbers.
+
+    Every edit (the optima's and each model's, rounded to 8 bits as encoded) and plain JPEG's
+    input (the original) are scored by the first config's objective, per image, then averaged.
+
+    Args:
+      images: dict name -> RGB uint8 [H, W, 3]; optima: from :func:`optimise_all`;
+      model_paths: Modify-Net .keras files; quality: what a quality-conditioned net edits for.
+
+    Returns:
+      dict: "objective" (its label), "plain" (mean loss of the originals), "rows": list of
+      {"model", "loss", "share"} in table order, share = (plain - loss) / (plain - first
+      optimum's loss), 1 for the first optimum (NaN if that optimum gains nothing).
+    """
+    from tfjpegnet.evaluation import evaluate
+
+    config = optima[0][0]
+    objective = ModifyObjective(config)
+
+    def mean_loss(edited):
+        return float(np.mean([_image_loss(objective, rgb, edited[name]) for name, rgb in images.items()]))
+
+    plain = mean_loss({name: rgb[None] for name, rgb in images.items()})
+    rows = [(objective_label(c, 0), mean_loss(edited)) for c, edited, _ in optima]
+    for path in model_paths:
+        net = evaluate.load_model(path)
+        rows.append((path, mean_loss({name: evaluate.edit_units(net, "full", rgb, quality)
+                                      for name, rgb in images.items()})))
+    gain = plain - rows[0][1]
+    return {"objective": objective_label(config, 0), "plain": plain,
+            "rows": [{"model": label, "loss": loss, "share": (plain - loss) / gain if gain > 0 else float("nan")}
+                     for label, loss in rows]}
+
+
 def to_markdown(result):
     """The result (quality, plain, models, steps, lr, grid_shift) as Markdown: one table line per row."""
     shift = f", JPEG's grid shown {result['grid_shift']} px off" if result["grid_shift"] else ""
@@ -169,5 +226,17 @@ def to_markdown(result):
             f"{result['lr']}) for the training objective (analytic proxy, straight-through rounding) at "
             f"Q{result['quality']}{shift} (proxy of {result.get('encoder', 'opencv')}), then encoded with the real "
             f"encoder.")
+    if result.get("rate_model") == "decisions":
+        note += (f" Rate term: luma levels of real mozjpeg's own JPEG of the current edit, refreshed every "
+                 f"{result['refresh']} steps (coded as zero: no cost, no pull; --rate-model decisions), chroma by "
+                 "the proxy's dead zone.")
     title = f"Edit optimum at Q{result['quality']}: the training objective's per-image optimum vs plain JPEG"
-    return operating_point.to_markdown(result, title=title, notes=[note])
+    notes = [note]
+    if result.get("losses"):
+        losses = result["losses"]
+        shares = "; ".join(f"`{row['model']}` {row['loss']:.6f} ({100.0 * row['share']:.0f} %)"
+                           for row in losses["rows"])
+        notes.append(f"Mean loss per image under the first objective as trained ({losses['objective']}, the "
+                     "proxy's dead zone), every edit rounded to 8 bits, and its share of the first optimum's gain "
+                     f"over the original: original {losses['plain']:.6f}; {shares}.")
+    return operating_point.to_markdown(result, title=title, notes=notes)
