@@ -62,7 +62,8 @@ def test_user_errors_exit_2_and_write_nothing(tmp_path, tiny_data_dir, capsys, a
     assert not out.exists()
 
 
-@pytest.mark.parametrize("flag", [["--rounding", "ste"], ["--rate-gradient", "smooth"], ["--contrast-weight", "0"]])
+@pytest.mark.parametrize("flag", [["--rounding", "ste"], ["--rate-gradient", "smooth"], ["--contrast-weight", "0"],
+                                  ["--rate-model", "decisions"]])
 def test_removed_flags_are_unknown(flag, capsys):
     with pytest.raises(SystemExit) as err:
         cli.main(["edit-optimum", "--quality", "15", *flag])

@@ -40,12 +40,6 @@ def add_arguments(parser):
     parser.add_argument("--grid-shift", type=nonneg_int, default=0,
                         help="show the loss JPEG's grid this many pixels off (0..15); the images are then "
                              "encoded on the true grid")
-    parser.add_argument("--rate-model", default="dead-zone",
-                        help="the rate term's model of mozjpeg's trellis quantisation: dead-zone (the proxy's, as "
-                             "in training) or decisions (real mozjpeg's own luma levels of the current edit, "
-                             "refreshed every --refresh steps; --encoder mozjpeg)")
-    parser.add_argument("--refresh", type=positive_int, default=20,
-                        help="with --rate-model decisions: Adam steps between real mozjpeg encodings")
     parser.add_argument("--models", nargs="*", default=[], help="Modify-Net .keras files to judge in the same table")
     image_sets.add_arguments(parser, "optimised and judged")
     parser.add_argument("--encoder", default="opencv",
@@ -77,8 +71,7 @@ def run(args):
 
     bar = keras.utils.Progbar(args.steps * len(images) * len(configs), unit_name="step", stateful_metrics=["loss"])
     optima = edit_optimum.optimise_all(images, configs, args.steps, args.lr, args.grid_shift,
-                                       progress=lambda loss: bar.add(1, [("loss", loss)]),
-                                       rate_model=args.rate_model, refresh=args.refresh)
+                                       progress=lambda loss: bar.add(1, [("loss", loss)]))
     print("Plain JPEG's reference curve (Q = 1..100):")
     curve_bar = keras.utils.Progbar(100, unit_name="quality")
     curve = operating_point.reference_curve(images, progress=lambda: curve_bar.add(1), encoder=args.encoder)
@@ -88,8 +81,7 @@ def run(args):
                                   encoder=args.encoder, opencv_curve=opencv_curve)
     result = {"quality": args.quality, "encoder": args.encoder, "plain": curve[args.quality - 1],
               "models": rows, "images": sorted(images), "steps": args.steps, "lr": args.lr,
-              "grid_shift": args.grid_shift, "rate_model": args.rate_model,
-              "refresh": args.refresh,
+              "grid_shift": args.grid_shift,
               "losses": edit_optimum.loss_shares(images, optima, args.models, args.quality)}
     markdown = edit_optimum.to_markdown(result)
     if args.out:

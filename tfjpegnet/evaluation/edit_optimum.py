@@ -117,38 +117,24 @@ def objective_label(config, shift):
     return f"optimum of ({text})" + (f", grid shifted {shift} px" if shift else "")
 
 
-RATE_MODELS = ("dead-zone", "decisions")  # the proxy's model of trellis, or real mozjpeg's (:mod:`.trellis_decisions`)
-
-
-def optimise_all(images, configs, steps, lr, shift=0, progress=None, rate_model="dead-zone", refresh=20):
+def optimise_all(images, configs, steps, lr, shift=0, progress=None):
     """:func:`optimise_image` of every image for every objective config.
 
     Args:
       images: dict name -> RGB uint8 [H, W, 3]; configs: list of :func:`objective_config` dicts.
       lr: Adam's learning rate (:class:`PixelAdam`, one per config, shared by the images).
       steps, shift, progress: as for :func:`optimise_image` (progress after each step).
-      rate_model: "dead-zone" (the proxy's) or "decisions" (real mozjpeg's luma levels, refreshed
-        every ``refresh`` steps: :func:`tfjpegnet.evaluation.trellis_decisions.optimise_image`;
-        mozjpeg configs, no grid shift).
 
     Returns:
       list, one per config, of (config, edited: name -> uint8 [1, H, W, 3],
       losses: name -> [first loss, last loss]).
     """
-    if rate_model not in RATE_MODELS:
-        raise UserError(f"--rate-model must be one of {', '.join(RATE_MODELS)}, got {rate_model!r}")
-    if rate_model == "decisions" and (shift or any(config["encoder"] != "mozjpeg" for config in configs)):
-        raise UserError("--rate-model decisions needs --encoder mozjpeg and no --grid-shift")
     optima = []
     for config in configs:
         adam = PixelAdam(ModifyObjective(config), lr)
         edited, losses = {}, {}
         for name, rgb in images.items():
-            if rate_model == "decisions":
-                from tfjpegnet.evaluation import trellis_decisions
-                edited[name], trace = trellis_decisions.optimise_image(rgb, config, lr, steps, refresh, progress)
-            else:
-                edited[name], trace = optimise_image(rgb, adam, steps, shift, progress)
+            edited[name], trace = optimise_image(rgb, adam, steps, shift, progress)
             losses[name] = [trace[0], trace[-1]]
         optima.append((config, edited, losses))
     return optima
@@ -226,10 +212,6 @@ def to_markdown(result):
             f"{result['lr']}) for the training objective (analytic proxy, straight-through rounding) at "
             f"Q{result['quality']}{shift} (proxy of {result.get('encoder', 'opencv')}), then encoded with the real "
             f"encoder.")
-    if result.get("rate_model") == "decisions":
-        note += (f" Rate term: luma levels of real mozjpeg's own JPEG of the current edit, refreshed every "
-                 f"{result['refresh']} steps (coded as zero: no cost, no pull; --rate-model decisions), chroma by "
-                 "the proxy's dead zone.")
     title = f"Edit optimum at Q{result['quality']}: the training objective's per-image optimum vs plain JPEG"
     notes = [note]
     if result.get("losses"):
