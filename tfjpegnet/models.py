@@ -10,7 +10,7 @@ import math
 import keras
 import tensorflow as tf
 
-from tfjpegnet import colour_compensation, graph_ops
+from tfjpegnet import chroma_quantisation, colour_compensation, graph_ops
 from tfjpegnet.jpeg import color
 
 
@@ -334,10 +334,18 @@ def edit_parts(modify_net):
     return image, quality, residual
 
 
+LUMA_MODELS = ("resampling", "quantisation")  # what chroma error the luma step answers
+
+
 def with_colour_compensation(modify_net, chroma_knots=colour_compensation.CHROMA_KNOTS,
-                             luma_knots=colour_compensation.LUMA_KNOTS, tikhonov=colour_compensation.TIKHONOV):
+                             luma_knots=colour_compensation.LUMA_KNOTS, tikhonov=colour_compensation.TIKHONOV,
+                             luma_model="resampling"):
     """``modify_net`` (a net for every quality ending in Add([image, residual])) with
     :class:`colour_compensation.ColourCompensation` applied to its residual, sharing its layers.
+
+    ``luma_model`` "resampling": the luma step of that layer (the chroma error of the round trip
+    alone); "quantisation": that layer's luma step off and
+    :class:`chroma_quantisation.QuantisedChromaLuma` after it, with ``luma_knots``.
 
     Returns a keras.Model of the same input, float32 [B, H, W, 3] out. Raises ValueError for a
     net that is not conditioned, does not end in that Add, or is compensated already.
@@ -349,8 +357,14 @@ def with_colour_compensation(modify_net, chroma_knots=colour_compensation.CHROMA
     image, quality, residual = edit_parts(modify_net)
     if residual is None:
         raise ValueError("the net does not end in Add([image, residual])")
-    residual = colour_compensation.ColourCompensation(tikhonov, chroma_knots, luma_knots,
+    if luma_model not in LUMA_MODELS:
+        raise ValueError(f"luma_model must be one of {LUMA_MODELS}, got {luma_model!r}")
+    quantised = luma_model == "quantisation"
+    residual = colour_compensation.ColourCompensation(tikhonov, chroma_knots, ((1.0, 0.0),) if quantised else luma_knots,
                                                       name="colour_compensation")([image, residual, quality])
+    if quantised:
+        residual = chroma_quantisation.QuantisedChromaLuma(luma_knots, name="quantised_chroma_luma")(
+            [image, residual, quality])
     outputs = keras.layers.Add(dtype="float32", name="edited")([image, residual])
     return keras.Model(modify_net.inputs, outputs, name=modify_net.name)
 
@@ -388,7 +402,8 @@ def receptive_radius(model):
     pixels per position at that layer (1 at full resolution, ``factor`` after a
     :class:`SpaceToDepth`), plus ``factor - 1`` for every unshuffle (a cell reaches that far).
     The MCU branch is not counted: it sees whole MCUs, which :func:`grid_period` keeps
-    aligned. A :class:`colour_compensation.ColourCompensation` adds its ``RADIUS``.
+    aligned. A :class:`colour_compensation.ColourCompensation` and a
+    :class:`chroma_quantisation.QuantisedChromaLuma` add their ``RADIUS``.
     20 for the paper's 20-layer Modify-Net.
     """
     scales = _pixel_scales(model)
@@ -401,6 +416,8 @@ def receptive_radius(model):
             radius += layer.factor - 1
         elif isinstance(layer, colour_compensation.ColourCompensation):
             radius += colour_compensation.RADIUS
+        elif isinstance(layer, chroma_quantisation.QuantisedChromaLuma):
+            radius += chroma_quantisation.RADIUS
         elif geometry:
             kernel, dilation = geometry
             radius += scales[layer.name] * max(d * (k - 1) // 2 for k, d in zip(kernel, dilation))

@@ -5,7 +5,11 @@ net with :class:`tfjpegnet.colour_compensation.ColourCompensation` as its last s
 the weights (the compensation has none) and writes the new ``.keras``. ``--chroma`` and
 ``--luma`` set the two strengths as functions of the quality (knots Q:S, linear between,
 constant outside); one knot gives a constant strength, e.g. for a sweep judged by
-``tfjpegnet operating-point``. ``train --colour-compensation`` trains a net with it in place.
+``tfjpegnet operating-point``. ``--luma-model quantisation`` (the default) makes the luma step
+cancel the chroma error mozjpeg's decoder will show after quantisation
+(:class:`tfjpegnet.chroma_quantisation.QuantisedChromaLuma`, in place of the step's own luma part);
+``resampling`` keeps the step's first version, against the round trip alone. ``train
+--colour-compensation`` trains a net with the step (its first version) in place.
 """
 
 import argparse
@@ -34,32 +38,42 @@ def knots_text(knots):
 
 def add_arguments(parser):
     """Register the command's options on an argparse parser."""
+    from tfjpegnet import chroma_quantisation as cq
     from tfjpegnet import colour_compensation as cc
 
     parser.add_argument("model", help="a .keras light Modify-Net for every quality (train --qualities)")
     parser.add_argument("--out", required=True, help="the .keras file to write")
     parser.add_argument("--chroma", type=knots_arg, default=knots_text(cc.CHROMA_KNOTS),
                         help="strength of the chroma step by quality, knots Q:S")
-    parser.add_argument("--luma", type=knots_arg, default=knots_text(cc.LUMA_KNOTS),
-                        help="strength of the luma step by quality, knots Q:S")
+    parser.add_argument("--luma", type=knots_arg, default=None,
+                        help="strength of the luma step by quality, knots Q:S (default: "
+                             f"{knots_text(cq.KNOTS)} against quantisation, {knots_text(cc.LUMA_KNOTS)} against "
+                             "resampling)")
     parser.add_argument("--tikhonov", type=float, default=cc.TIKHONOV,
                         help="penalty on the change of the chroma means (0: plain least squares)")
+    parser.add_argument("--luma-model", choices=("quantisation", "resampling"), default="quantisation",
+                        help="the chroma error the luma step cancels: the decoded chroma after mozjpeg's "
+                             "quantisation at the request's quality (tfjpegnet.chroma_quantisation), or the "
+                             "round trip's resampling alone (the step's first version)")
 
 
 def run(args):
     """Write ``args.out``; returns 0."""
     if not args.out.endswith(".keras"):
         raise UserError(f"--out must be a .keras file, got {args.out!r}")
-    from tfjpegnet import files, models
+    from tfjpegnet import chroma_quantisation, colour_compensation, files, models
     from tfjpegnet.deploy import savedmodel
+
+    if args.luma is None:
+        args.luma = chroma_quantisation.KNOTS if args.luma_model == "quantisation" else colour_compensation.LUMA_KNOTS
 
     source = savedmodel.load_keras_model(args.model)
     try:
-        net = models.with_colour_compensation(source, args.chroma, args.luma, args.tikhonov)
+        net = models.with_colour_compensation(source, args.chroma, args.luma, args.tikhonov, args.luma_model)
     except ValueError as err:
         raise UserError(f"{args.model}: {err}") from None
     with files.atomic_path(args.out) as tmp:
         net.save(tmp)
     print(f"{args.out}: {args.model} + colour compensation (chroma {knots_text(args.chroma)}, "
-          f"luma {knots_text(args.luma)}, tikhonov {args.tikhonov:g})")
+          f"luma {knots_text(args.luma)} against {args.luma_model}, tikhonov {args.tikhonov:g})")
     return 0
