@@ -337,15 +337,15 @@ def edit_parts(modify_net):
 LUMA_MODELS = ("resampling", "quantisation")  # what chroma error the luma step answers
 
 
-def with_colour_compensation(modify_net, chroma_knots=colour_compensation.CHROMA_KNOTS,
-                             luma_knots=colour_compensation.LUMA_KNOTS, tikhonov=colour_compensation.TIKHONOV,
-                             luma_model="resampling"):
+def with_colour_compensation(modify_net, chroma_knots=colour_compensation.CHROMA_KNOTS, luma_knots=None,
+                             tikhonov=colour_compensation.TIKHONOV, luma_model="resampling"):
     """``modify_net`` (a net for every quality ending in Add([image, residual])) with
     :class:`colour_compensation.ColourCompensation` applied to its residual, sharing its layers.
 
     ``luma_model`` "resampling": the luma step of that layer (the chroma error of the round trip
     alone); "quantisation": that layer's luma step off and
-    :class:`chroma_quantisation.QuantisedChromaLuma` after it, with ``luma_knots``.
+    :class:`chroma_quantisation.QuantisedChromaLuma` after it, with ``luma_knots``. ``luma_knots``
+    None: the model's own default (``colour_compensation.LUMA_KNOTS``, ``chroma_quantisation.KNOTS``).
 
     Returns a keras.Model of the same input, float32 [B, H, W, 3] out. Raises ValueError for a
     net that is not conditioned, does not end in that Add, or is compensated already.
@@ -360,7 +360,10 @@ def with_colour_compensation(modify_net, chroma_knots=colour_compensation.CHROMA
     if luma_model not in LUMA_MODELS:
         raise ValueError(f"luma_model must be one of {LUMA_MODELS}, got {luma_model!r}")
     quantised = luma_model == "quantisation"
-    residual = colour_compensation.ColourCompensation(tikhonov, chroma_knots, ((1.0, 0.0),) if quantised else luma_knots,
+    if luma_knots is None:
+        luma_knots = chroma_quantisation.KNOTS if quantised else colour_compensation.LUMA_KNOTS
+    own_luma = ((1.0, 0.0),) if quantised else luma_knots  # the layer's own luma step, off when replaced
+    residual = colour_compensation.ColourCompensation(tikhonov, chroma_knots, own_luma,
                                                       name="colour_compensation")([image, residual, quality])
     if quantised:
         residual = chroma_quantisation.QuantisedChromaLuma(luma_knots, name="quantised_chroma_luma")(

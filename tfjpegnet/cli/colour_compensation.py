@@ -40,6 +40,7 @@ def add_arguments(parser):
     """Register the command's options on an argparse parser."""
     from tfjpegnet import chroma_quantisation as cq
     from tfjpegnet import colour_compensation as cc
+    from tfjpegnet import models
 
     parser.add_argument("model", help="a .keras light Modify-Net for every quality (train --qualities)")
     parser.add_argument("--out", required=True, help="the .keras file to write")
@@ -51,7 +52,7 @@ def add_arguments(parser):
                              "resampling)")
     parser.add_argument("--tikhonov", type=float, default=cc.TIKHONOV,
                         help="penalty on the change of the chroma means (0: plain least squares)")
-    parser.add_argument("--luma-model", choices=("quantisation", "resampling"), default="quantisation",
+    parser.add_argument("--luma-model", choices=models.LUMA_MODELS, default="quantisation",
                         help="the chroma error the luma step cancels: the decoded chroma after mozjpeg's "
                              "quantisation at the request's quality (tfjpegnet.chroma_quantisation), or the "
                              "round trip's resampling alone (the step's first version)")
@@ -61,17 +62,16 @@ def run(args):
     """Write ``args.out``; returns 0."""
     if not args.out.endswith(".keras"):
         raise UserError(f"--out must be a .keras file, got {args.out!r}")
-    from tfjpegnet import chroma_quantisation, colour_compensation, files, models
+    from tfjpegnet import files, models
     from tfjpegnet.deploy import savedmodel
-
-    if args.luma is None:
-        args.luma = chroma_quantisation.KNOTS if args.luma_model == "quantisation" else colour_compensation.LUMA_KNOTS
 
     source = savedmodel.load_keras_model(args.model)
     try:
         net = models.with_colour_compensation(source, args.chroma, args.luma, args.tikhonov, args.luma_model)
     except ValueError as err:
         raise UserError(f"{args.model}: {err}") from None
+    luma = net.get_layer("quantised_chroma_luma" if args.luma_model == "quantisation" else "colour_compensation")
+    args.luma = luma.knots if args.luma_model == "quantisation" else luma.luma_knots
     with files.atomic_path(args.out) as tmp:
         net.save(tmp)
     print(f"{args.out}: {args.model} + colour compensation (chroma {knots_text(args.chroma)}, "
