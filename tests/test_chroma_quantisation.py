@@ -1,5 +1,7 @@
 """The luma step against mozjpeg's quantised chroma: its prediction, in a net, tiled, and in TFLite files."""
 
+import argparse
+
 import keras
 import numpy as np
 import pytest
@@ -114,3 +116,62 @@ def test_command_builds_it_with_the_luma_knots(tmp_path):
         cli.main(["colour-compensation", str(tmp_path / "net.keras"), "--out", str(tmp_path / "x.keras"),
                   "--luma-model", "decoded"])
     assert not (tmp_path / "x.keras").exists()
+
+
+def test_a_net_trained_with_it_in_place_gets_the_gradient_of_its_chroma_through_the_step(feathers):
+    """The rounding passes gradients straight through: Y's change answers the residual's chroma."""
+    ycrcb = color.rgb_to_ycrcb(tf.constant(feathers[None], tf.float32) / 255.0)
+    residual = tf.zeros_like(ycrcb)
+    with tf.GradientTape() as tape:
+        tape.watch(residual)
+        y = tf.reduce_sum(cq.QuantisedChromaLuma()([ycrcb, residual, tf.constant([[0.3]])])[..., 0])
+    gradient = tape.gradient(y, residual).numpy()
+    assert np.abs(gradient[..., 1:]).mean() > 0.01
+    net = models.build_light_modify_net(factor=4, filters=8, blocks=1, conditioned=True,
+                                        colour_compensation="quantisation")
+    assert net.get_layer("colour_compensation").luma_knots == ((1.0, 0.0),)
+    assert isinstance(net.get_layer("quantised_chroma_luma"), cq.QuantisedChromaLuma)
+    first = models.build_light_modify_net(factor=4, filters=8, blocks=1, conditioned=True, colour_compensation=True)
+    assert not any(isinstance(layer, cq.QuantisedChromaLuma) for layer in first.layers)
+
+
+def test_train_takes_the_luma_model_of_the_step_it_trains_with():
+    from tfjpegnet.cli import train
+
+    parser = argparse.ArgumentParser()
+    train.add_arguments(parser)
+    assert parser.parse_args(["--colour-compensation"]).colour_compensation == "quantisation"
+    assert parser.parse_args(["--colour-compensation", "resampling"]).colour_compensation == "resampling"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--colour-compensation", "decoded"])
+
+
+def test_a_net_for_one_quality_gets_the_step_at_its_fixed_quality(tmp_path, feathers):
+    """The paper-size nets take no quality: the step's quality is fixed in the net, and export checks it."""
+    keras.utils.set_random_seed(0)
+    plain = models.build_modify_net(3, 8)
+    with pytest.raises(ValueError, match="one quality"):
+        models.with_colour_compensation(plain, luma_model="quantisation")
+    from conftest import tiny_conditioned_net
+
+    with pytest.raises(ValueError, match="every quality"):
+        models.with_colour_compensation(tiny_conditioned_net(), luma_model="quantisation", quality=15)
+    net = models.with_colour_compensation(plain, luma_model="quantisation", quality=15)
+    assert models.fixed_quality(net) == 15 and models.fixed_quality(plain) is None
+    ycrcb = color.rgb_to_ycrcb(tf.constant(feathers[None], tf.float32) / 255.0)
+    expected = ycrcb + cq.QuantisedChromaLuma()([ycrcb, tf.zeros_like(ycrcb), tf.constant([[0.15]])])
+    np.testing.assert_allclose(net(ycrcb).numpy(), expected.numpy(), atol=1e-6)  # a new net is the identity
+    last = plain.get_layer("conv3")
+    last.kernel.assign(np.random.default_rng(0).normal(0, 0.01, last.kernel.shape).astype(np.float32))
+    path = tmp_path / "q15.tflite"  # its edge extension once broke TFLite's concatenation of dynamic shapes
+    path.write_bytes(tflite.convert(net, "float32"))
+    rgb = feathers[:64, :96].astype(np.float32) / 255.0
+    reference = models.edit_rgb(net, rgb[None]).numpy()[0]
+    assert np.abs(tflite.Runner(path)(rgb) - reference).max() <= 1e-4
+    net.save(tmp_path / "q15.keras")
+    loaded = keras.models.load_model(tmp_path / "q15.keras")
+    assert models.fixed_quality(loaded) == 15
+    np.testing.assert_allclose(loaded(ycrcb).numpy(), net(ycrcb).numpy(), atol=1e-6)
+    assert cli.main(["export", "--model", str(tmp_path / "q15.keras"), "--quality", "5",
+                     "--out", str(tmp_path / "export")]) == 2
+    assert not (tmp_path / "export").exists()

@@ -13,7 +13,10 @@ Its strength ``s(q)`` is a piecewise-linear function of the quality
 (:func:`tfjpegnet.colour_compensation.strength`). The prediction uses mozjpeg's table set 3
 (also for other encoders: the step is made for the encoder the nets are trained for). No
 learned weights; about 0.7 GFLOP per megapixel (two 64x64 transforms per 8x8 block of each
-quarter-size chroma plane and a 3x3 upsampling), float32 also in an int8 TFLite file.
+quarter-size chroma plane and a 3x3 upsampling), float32 also in an int8 TFLite file. The
+rounding to levels passes gradients straight through (:func:`tfjpegnet.jpeg.proxy.quantise`), so
+a net trained with the step in place (``train --colour-compensation``) learns how its chroma
+moves the step's Y.
 """
 
 import keras
@@ -106,8 +109,7 @@ class QuantisedChromaLuma(keras.layers.Layer):
         planes = []
         for c in range(2):
             blocks = tf.nn.space_to_depth(low[..., c:c + 1], 8)
-            levels = tf.nn.conv2d(blocks, self._dct, 1, "VALID") / steps
-            levels = tf.sign(levels) * tf.nn.relu(tf.floor(tf.abs(levels) + 0.5 - zones))
+            levels = proxy.quantise(tf.nn.conv2d(blocks, self._dct, 1, "VALID") / steps, "ste", zones)
             plane = tf.nn.depth_to_space(tf.nn.conv2d(levels * steps, self._idct, 1, "VALID"), 8)
             plane = tf.clip_by_value(plane, -128.0, 127.0)
             edged = tf.concat([plane[:, :1], plane, plane[:, -1:]], axis=1)

@@ -119,11 +119,15 @@ def _replicated(x, before, after, axis):
     """
     first = x[:, :1] if axis == 1 else x[:, :, :1]
     last = x[:, -1:] if axis == 1 else x[:, :, -1:]
-    shape = [1, 1, 1, 1]
-    shape[axis] = before
-    top = first * tf.ones(shape)  # a broadcasting product: one op, where tf.tile is not delegated
-    shape[axis] = after
-    return tf.concat([top, x, last * tf.ones(shape)], axis=axis)
+    parts = []
+    for edge, count in ((first, before), (None, 0), (last, after)):
+        if edge is None:
+            parts.append(x)
+        elif count:  # no empty parts: TFLite's concatenation of dynamic shapes mixes up an empty input
+            shape = [1, 1, 1, 1]
+            shape[axis] = count
+            parts.append(edge * tf.ones(shape))  # a broadcasting product: one op, where tf.tile is not delegated
+    return tf.concat(parts, axis=axis)
 
 
 def _padded(x, height, width):

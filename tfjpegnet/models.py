@@ -125,6 +125,32 @@ class QualityOf(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="tfjpegnet")
+class FixedQuality(keras.layers.Layer):
+    """The one quality a net for one quality edits for: image [B, H, W, C] -> [B, 1], ``quality`` / 100.
+
+    It feeds the colour steps of :func:`with_colour_compensation` in a net without a quality input.
+    """
+
+    def __init__(self, quality, **kwargs):
+        super().__init__(**kwargs)
+        self.quality = int(quality)
+
+    def call(self, inputs):
+        return tf.fill([tf.shape(inputs)[0], 1], tf.constant(self.quality / 100.0, self.compute_dtype))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 1)
+
+    def get_config(self):
+        return {**super().get_config(), "quality": self.quality}
+
+
+def fixed_quality(model):
+    """The quality of ``model``'s :class:`FixedQuality` layer (int 1..100), or None if it has none."""
+    return next((layer.quality for layer in model.layers if isinstance(layer, FixedQuality)), None)
+
+
+@keras.saving.register_keras_serializable(package="tfjpegnet")
 class FiLM(keras.layers.Layer):
     """Feature-wise linear modulation: [features [B, h, w, F], params [B, 2 F]] -> features (1 + gamma) + beta."""
 
@@ -198,16 +224,13 @@ def _mcu_branch(inputs, conv_edit, units, channels):
     return FromMCUs(dtype="float32", name="from_mcus")([mcus, inputs])
 
 
-def _with_mcu_branch(inputs, residual, units, channels, name, model_inputs=None, quality=None):
+def _with_mcu_branch(inputs, residual, units, channels, name, model_inputs=None):
     """Modify-Net's output ``inputs + residual`` (+ the MCU branch's residual if ``units``), as a
-    keras.Model of ``model_inputs`` (default: ``inputs``, the image). With ``quality`` (q / 100,
-    [B, 1]) the residual is last changed by :class:`colour_compensation.ColourCompensation`."""
+    keras.Model of ``model_inputs`` (default: ``inputs``, the image)."""
     if units:
         conv_edit = keras.layers.Add(dtype="float32", name="conv_edit")([inputs, residual])
         block_residual = _mcu_branch(inputs, conv_edit, units, channels)
         residual = keras.layers.Add(dtype="float32", name="residual")([residual, block_residual])
-    if quality is not None:
-        residual = colour_compensation.ColourCompensation(name="colour_compensation")([inputs, residual, quality])
     outputs = keras.layers.Add(dtype="float32", name="edited")([inputs, residual])
     return keras.Model(inputs if model_inputs is None else model_inputs, outputs, name=name)
 
@@ -267,8 +290,9 @@ def build_light_modify_net(factor=4, filters=48, blocks=4, mcu_branch=0, channel
     zero-initialised dense layer) scales and shifts each block's features (FiLM: features
     (1 + gamma) + beta), so a new conditioned net edits the same at every quality, and one
     fine-tuned from an unconditioned net (:func:`transfer_weights`) starts with its edit.
-    ``colour_compensation`` (conditioned nets only) ends the residual with the fixed
-    pre-compensation of JPEG's 4:2:0 colour path (:mod:`tfjpegnet.colour_compensation`),
+    ``colour_compensation`` (conditioned nets only): False, or a luma model of
+    :func:`with_colour_compensation` ("resampling", "quantisation"; True means "resampling", the
+    first version): the net ends with that fixed pre-compensation of JPEG's 4:2:0 colour path,
     whose strength follows the quality; it has no weights.
 
     Args:
@@ -310,8 +334,10 @@ def build_light_modify_net(factor=4, filters=48, blocks=4, mcu_branch=0, channel
     cells = keras.layers.Conv2D(channels * factor * factor, 3, padding="same", kernel_initializer="zeros",
                                 dtype="float32", name="conv_out")(x)
     residual = DepthToSpace(factor, dtype="float32", name="shuffle")([cells, inputs])
-    return _with_mcu_branch(inputs, residual, mcu_branch, channels, name, model_inputs,
-                            quality if colour_compensation else None)
+    net = _with_mcu_branch(inputs, residual, mcu_branch, channels, name, model_inputs)
+    if not colour_compensation:
+        return net
+    return with_colour_compensation(net, luma_model="resampling" if colour_compensation is True else colour_compensation)
 
 
 def edit_parts(modify_net):
@@ -338,9 +364,12 @@ LUMA_MODELS = ("resampling", "quantisation")  # what chroma error the luma step 
 
 
 def with_colour_compensation(modify_net, chroma_knots=colour_compensation.CHROMA_KNOTS, luma_knots=None,
-                             tikhonov=colour_compensation.TIKHONOV, luma_model="resampling"):
-    """``modify_net`` (a net for every quality ending in Add([image, residual])) with
+                             tikhonov=colour_compensation.TIKHONOV, luma_model="resampling", quality=None):
+    """``modify_net`` (a net ending in Add([image, residual])) with
     :class:`colour_compensation.ColourCompensation` applied to its residual, sharing its layers.
+
+    A net for every quality gives the steps each request's quality; a net for one quality needs
+    ``quality`` (1..100), the one it edits for, held by a :class:`FixedQuality` layer.
 
     ``luma_model`` "resampling": the luma step of that layer (the chroma error of the round trip
     alone); "quantisation": that layer's luma step off and
@@ -348,13 +377,17 @@ def with_colour_compensation(modify_net, chroma_knots=colour_compensation.CHROMA
     None: the model's own default (``colour_compensation.LUMA_KNOTS``, ``chroma_quantisation.KNOTS``).
 
     Returns a keras.Model of the same input, float32 [B, H, W, 3] out. Raises ValueError for a
-    net that is not conditioned, does not end in that Add, or is compensated already.
+    net for one quality without ``quality`` (or one for every quality with it), a net that does
+    not end in that Add, or one compensated already.
     """
-    if not is_conditioned(modify_net):
-        raise ValueError("colour compensation needs a net for every quality (train --qualities)")
+    if is_conditioned(modify_net) == (quality is not None):
+        raise ValueError("colour compensation of a net for one quality needs the quality it edits for"
+                         if quality is None else "a net for every quality takes each request's quality, not a fixed one")
+    if quality is not None and not 1 <= quality <= 100:
+        raise ValueError(f"quality must be in 1..100, got {quality}")
     if any(isinstance(layer, colour_compensation.ColourCompensation) for layer in modify_net.layers):
         raise ValueError("the net already ends with colour compensation")
-    image, quality, residual = edit_parts(modify_net)
+    image, conditioning, residual = edit_parts(modify_net)
     if residual is None:
         raise ValueError("the net does not end in Add([image, residual])")
     if luma_model not in LUMA_MODELS:
@@ -363,6 +396,7 @@ def with_colour_compensation(modify_net, chroma_knots=colour_compensation.CHROMA
     if luma_knots is None:
         luma_knots = chroma_quantisation.KNOTS if quantised else colour_compensation.LUMA_KNOTS
     own_luma = ((1.0, 0.0),) if quantised else luma_knots  # the layer's own luma step, off when replaced
+    quality = conditioning if quality is None else FixedQuality(quality, name="fixed_quality")(image)
     residual = colour_compensation.ColourCompensation(tikhonov, chroma_knots, own_luma,
                                                       name="colour_compensation")([image, residual, quality])
     if quantised:

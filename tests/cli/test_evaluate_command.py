@@ -98,6 +98,8 @@ def test_evaluate_one_model_file(fake_run, image_dir, tmp_path):
     assert metrics["quality"] == 5 and metrics["models"] == ["stage1"]  # named after its stage folder
     assert "stage1" in metrics["table2"]  # the jpeg_net.keras beside it is measured too
     assert metrics["source"]["kind"] == "model"
+    paths = [metrics["source"]["path"], *metrics["source"]["models"].values(), *metrics["source"]["image_paths"].values()]
+    assert not any(os.path.isabs(p) for p in paths), paths  # relative: a report can be committed
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -103,7 +103,7 @@ def test_edit_batch_is_the_rounding_of_pixels_to_uint8(image_dir):
     assert not np.array_equal(edited, batch)  # the net does edit
 
 
-def test_resolve_source_of_a_run_and_of_a_model_file(fake_run, image_dir):
+def test_resolve_source_of_a_run_and_of_a_model_file(fake_run, image_dir, kodak_dir):
     source = evaluate.resolve_source(run=os.fspath(fake_run))
     assert (source["name"], source["kind"], source["quality"]) == ("q15", "run", 15)
     assert source["models"] == [("stage1", os.path.join(fake_run, "stage1", "modify_net.keras"),
@@ -112,6 +112,8 @@ def test_resolve_source_of_a_run_and_of_a_model_file(fake_run, image_dir):
     model = fake_run / "stage1" / "modify_net.keras"
     source = evaluate.resolve_source(model=os.fspath(model), quality="5", images=os.fspath(image_dir), out="x")
     assert (source["name"], source["kind"], source["quality"], source["out"]) == ("stage1", "model", 5, "x")
+    source = evaluate.resolve_source(model=os.fspath(model), quality="15", data_dir=os.fspath(kodak_dir))
+    assert [os.path.basename(p) for p in source["image_paths"]] == ["kodim22.png", "kodim23.png", "kodim24.png"]
     with pytest.raises(UserError, match="needs --quality"):
         evaluate.resolve_source(model=os.fspath(model))
     with pytest.raises(UserError, match="either"):

@@ -164,6 +164,28 @@ def test_a_quality_per_example_is_each_example_at_its_own_quality(patches, encod
     assert proxy.coefficient_zone(tf.constant(qualities), encoder).shape == (8, 1, 1, 8, 8)
 
 
+def test_chroma_quantised_keeps_luma_and_shows_mozjpegs_decoded_chroma(patches):
+    """proxy.chroma_quantised: luma as the colour path alone leaves it, chroma much nearer real mozjpeg's
+    decode at the same quality than the colour path alone is; gradients pass to the image."""
+    x = tf.constant(patches[:4], tf.float32) / 255.0
+    luma = np.array([0.299, 0.587, 0.114])
+    for quality in (10, 50):
+        coded, resampled = (p.numpy() * 255.0 for p in (proxy.chroma_quantised(x, quality, "mozjpeg"),
+                                                         proxy.subsampled(x)))
+        assert np.abs((coded - resampled) @ luma).mean() < 0.5
+        errors = []
+        for rgb, out, near in zip(patches[:4], coded, resampled):
+            decoded = codec.decode_jpeg(encoders.encode("mozjpeg", rgb, quality)).astype(np.float64)
+            chroma = [np.mean(((a - decoded) - ((a - decoded) @ luma)[..., None]) ** 2) for a in (out, near)]
+            errors.append(chroma)
+        coded_error, resampled_error = np.mean(errors, axis=0)
+        assert coded_error < 0.6 * resampled_error, (quality, coded_error, resampled_error)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = tf.reduce_mean(tf.square(proxy.chroma_quantised(x, tf.constant([10, 30, 50, 90]), "mozjpeg") - x))
+    assert float(tf.reduce_sum(tf.abs(tape.gradient(loss, x)))) > 0
+
+
 def test_subsampled_is_the_decode_of_a_lossless_quantiser_and_near_opencvs_best(patches):
     """proxy.subsampled is JPEG's colour path alone: the proxy at Q100 without rounding, and OpenCV's Q100 decode
     up to its coefficient rounding (much nearer to it than the original is)."""

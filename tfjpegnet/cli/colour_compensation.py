@@ -1,6 +1,7 @@
-"""End a trained net for every quality with the fixed 4:2:0 colour pre-compensation: ``tfjpegnet colour-compensation``.
+"""End a trained net with the fixed 4:2:0 colour pre-compensation: ``tfjpegnet colour-compensation``.
 
-Reads a ``.keras`` light Modify-Net for every quality (``train --qualities``), builds the same
+Reads a ``.keras`` light Modify-Net for every quality (``train --qualities``), or a net for one
+quality with ``--quality Q`` (the quality it edits for, then fixed in the net), builds the same
 net with :class:`tfjpegnet.colour_compensation.ColourCompensation` as its last step, copies
 the weights (the compensation has none) and writes the new ``.keras``. ``--chroma`` and
 ``--luma`` set the two strengths as functions of the quality (knots Q:S, linear between,
@@ -9,11 +10,12 @@ constant outside); one knot gives a constant strength, e.g. for a sweep judged b
 cancel the chroma error mozjpeg's decoder will show after quantisation
 (:class:`tfjpegnet.chroma_quantisation.QuantisedChromaLuma`, in place of the step's own luma part);
 ``resampling`` keeps the step's first version, against the round trip alone. ``train
---colour-compensation`` trains a net with the step (its first version) in place.
+--colour-compensation`` trains a net for every quality with the step in place.
 """
 
 import argparse
 
+from tfjpegnet.cli import argtypes
 from tfjpegnet.errors import UserError
 
 
@@ -42,7 +44,10 @@ def add_arguments(parser):
     from tfjpegnet import colour_compensation as cc
     from tfjpegnet import models
 
-    parser.add_argument("model", help="a .keras light Modify-Net for every quality (train --qualities)")
+    parser.add_argument("model", help="a .keras Modify-Net for every quality (train --qualities), or for one "
+                                      "quality with --quality")
+    parser.add_argument("--quality", type=argtypes.quality_arg, default=None,
+                        help="a net for one quality: the quality it edits for (1..100), fixed in the new net")
     parser.add_argument("--out", required=True, help="the .keras file to write")
     parser.add_argument("--chroma", type=knots_arg, default=knots_text(cc.CHROMA_KNOTS),
                         help="strength of the chroma step by quality, knots Q:S")
@@ -67,13 +72,15 @@ def run(args):
 
     source = savedmodel.load_keras_model(args.model)
     try:
-        net = models.with_colour_compensation(source, args.chroma, args.luma, args.tikhonov, args.luma_model)
+        net = models.with_colour_compensation(source, args.chroma, args.luma, args.tikhonov, args.luma_model,
+                                              args.quality)
     except ValueError as err:
         raise UserError(f"{args.model}: {err}") from None
     luma = net.get_layer("quantised_chroma_luma" if args.luma_model == "quantisation" else "colour_compensation")
     args.luma = luma.knots if args.luma_model == "quantisation" else luma.luma_knots
     with files.atomic_path(args.out) as tmp:
         net.save(tmp)
-    print(f"{args.out}: {args.model} + colour compensation (chroma {knots_text(args.chroma)}, "
+    fixed = "" if args.quality is None else f"at Q{args.quality}, "
+    print(f"{args.out}: {args.model} + colour compensation ({fixed}chroma {knots_text(args.chroma)}, "
           f"luma {knots_text(args.luma)} against {args.luma_model}, tikhonov {args.tikhonov:g})")
     return 0

@@ -11,6 +11,7 @@ figures to --out (default results/<run name>).
 
 import os
 
+from tfjpegnet.errors import UserError
 from tfjpegnet.jpeg import encoders
 
 DEFAULT_QUALITIES = (5, 10, 15, 20, 30, 40, 50, 60, 75, 90)
@@ -24,8 +25,11 @@ def add_arguments(parser):
     source.add_argument("--model", help="one Modify-Net .keras file (needs --quality)")
     parser.add_argument("--quality", help="JPEG quality the model is for (required with --model; with --run it "
                                           "overrides config.json's)")
-    parser.add_argument("--images", help="folder of test images; if not given, the run's test images, or with "
-                                         "--model Kodak kodim22..24")
+    test_images = parser.add_mutually_exclusive_group()
+    test_images.add_argument("--images", help="folder of test images; if not given, the run's test images, or "
+                                              "with --model Kodak kodim22..24")
+    test_images.add_argument("--data-dir", help="with --model: directory with the Kodak PNGs, judged on its test "
+                                                "split kodim22..24 (default: download them)")
     parser.add_argument("--out", help="output folder; if not given, results/<run or model name>")
     parser.add_argument("--qualities", default=",".join(map(str, DEFAULT_QUALITIES)),
                         help="qualities of the rate-distortion sweep (BD-rate)")
@@ -42,8 +46,10 @@ def run(args):
     """The ``tfjpegnet evaluate`` command: evaluate, then write figures, metrics.json and report.md."""
     from tfjpegnet.evaluation import evaluate, report
 
+    if args.data_dir and args.run:
+        raise UserError("--data-dir is for --model; a run judges its own test images (or --images)")
     source = evaluate.resolve_source(run=args.run, model=args.model, quality=args.quality, images=args.images,
-                                     out=args.out)
+                                     out=args.out, data_dir=args.data_dir)
     qualities = evaluate.parse_qualities(args.qualities)
     encoder_names = encoders.parse_names(args.encoders)
     images = evaluate.load_images(source["image_paths"])

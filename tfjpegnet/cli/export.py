@@ -109,6 +109,9 @@ def run(args):
         raise UserError(f"{args.model}: " + ("a net for every quality: give --qualities LO-HI (its run's "
                                              "config.json), not --quality" if qualities is None else
                                              "a net for one quality: give --quality, not --qualities"))
+    fixed = models.fixed_quality(modify_net)
+    if fixed is not None and fixed != quality:
+        raise UserError(f"{args.model} edits for Q{fixed} (its colour step's fixed quality): give --quality {fixed}")
     images = [codec.read_image(p) for p in args.verify_images or []]
     converted = None
     if args.tflite:

@@ -15,7 +15,7 @@ same command resumes where it stopped.
 import argparse
 import os
 
-from tfjpegnet import datasets, runs
+from tfjpegnet import datasets, models, runs
 from tfjpegnet.cli import argtypes
 from tfjpegnet.errors import TrainingDiverged, UserError
 from tfjpegnet.files import write_json
@@ -81,7 +81,9 @@ def add_arguments(parser):
     flag("--factor", "light net: pixel-unshuffle factor", type=argtypes.positive_int)
     flag("--blocks", "light net: depthwise-separable blocks", type=argtypes.nonneg_int)
     flag("--colour-compensation", "with --qualities: end the net with the fixed pre-compensation of JPEG's "
-         "4:2:0 colour path, strength by quality (docs/method.md)", action="store_const", const=True)
+         "4:2:0 colour path, strength by quality, its luma step against the chroma error of the quantised "
+         "chroma ('quantisation', the default of the option) or of the resampling alone (docs/method.md)",
+         nargs="?", const="quantisation", choices=models.LUMA_MODELS, metavar="LUMA_MODEL")
     flag("--encoder", "the encoder trained for: the proxy's tables, trellis model and rate constants, and the "
          "real encoder of validation", choices=("opencv", "mozjpeg"))
     flag("--patch-size", "training patch size (multiple of 16)", type=argtypes.positive_int)

@@ -70,7 +70,7 @@ def _run_test_images(run_dir, config):
     return paths
 
 
-def resolve_source(run=None, model=None, quality=None, images=None, out=None):
+def resolve_source(run=None, model=None, quality=None, images=None, out=None, data_dir=None):
     """Decide what to evaluate: a training run directory or one Modify-Net file.
 
     Args:
@@ -79,7 +79,8 @@ def resolve_source(run=None, model=None, quality=None, images=None, out=None):
       quality: the models' JPEG quality (required with ``model``; with ``run`` it
         overrides config.json's), int or text.
       images: folder of test images; default the run's test images (config.json) or,
-        for a model, Kodak kodim22..24.
+        for a model, Kodak kodim22..24 (of ``data_dir``, a folder holding the Kodak PNGs, or
+        downloaded if it is None).
       out: output folder; default results/<run or model name>.
 
     Returns:
@@ -109,7 +110,7 @@ def resolve_source(run=None, model=None, quality=None, images=None, out=None):
         name = "model" if name == PLAIN else name  # PLAIN names plain JPEG in the results
         jpeg_net = os.path.join(os.path.dirname(model), "jpeg_net.keras")
         found = [(name, model, jpeg_net if os.path.isfile(jpeg_net) else None)]
-        image_paths = datasets.find_images(images) if images else split_test_paths()
+        image_paths = datasets.find_images(images) if images else split_test_paths(data_dir)
         kind, path = "model", model
     return {"name": name, "kind": kind, "path": os.path.abspath(path), "quality": check_quality(quality),
             "models": found, "image_paths": list(image_paths), "out": out or os.path.join("results", name)}
@@ -494,14 +495,15 @@ def _caption(label, row):
 
 
 def describe_source(source, images):
-    """The "source" entry of the results: what was evaluated, with absolute paths.
+    """The "source" entry of the results: what was evaluated, paths relative to the working directory
+    (a report committed beside the models names them as the repository does, not as one machine does).
 
     Args:
       source: from :func:`resolve_source`; images: from :func:`load_images` on its image paths.
     """
-    return {"name": source["name"], "kind": source["kind"], "path": source["path"],
-            "models": {name: os.path.abspath(path) for name, path, _ in source["models"]},
-            "image_paths": {name: os.path.abspath(p) for name, p in zip(images, source["image_paths"])}}
+    return {"name": source["name"], "kind": source["kind"], "path": os.path.relpath(source["path"]),
+            "models": {name: os.path.relpath(path) for name, path, _ in source["models"]},
+            "image_paths": {name: os.path.relpath(p) for name, p in zip(images, source["image_paths"])}}
 
 
 def write_outputs(out, results, images, edited):

@@ -433,6 +433,30 @@ def subsampled(rgb):
     return _ycc_to_rgb(y, cb, cr) / 255.0
 
 
+def chroma_quantised(rgb, quality, encoder="opencv"):
+    """What ``encoder``'s JPEG at ``quality`` makes of ``rgb``'s colour alone: luma kept, chroma coded.
+
+    The chroma planes go the whole way (downsampled, DCT, quantised with ``encoder``'s chroma
+    steps and, for mozjpeg, the dead-zone model of trellis quantisation, straight-through
+    rounding, decoded and upsampled); Y goes through the same transforms unquantised. The
+    decode of a JPEG whose luma were lossless: it shows the colour error a pre-edit can still
+    cancel in luma, which :func:`subsampled` leaves out.
+
+    Args:
+      rgb: float tensor [B, H, W, 3], RGB in [0, 1] (clipped before rounding).
+      quality: JPEG quality 1..100, or an integer tensor [B] (a quality per example).
+      encoder: "opencv" or "mozjpeg" (see :func:`encode`).
+
+    Returns:
+      float32 [B, H, W, 3], RGB in [0, 1] on the 8-bit grid; gradients straight through every rounding.
+    """
+    rgb = tf.convert_to_tensor(rgb)
+    shape = tf.shape(rgb)
+    luma = encode(rgb, quality, "none", encoder)[0]
+    _, cb, cr = encode(rgb, quality, "ste", encoder)
+    return decode((luma, cb, cr), quality, shape[1], shape[2], encoder)
+
+
 def jpeg(rgb, quality, rounding="ste", encoder="opencv"):
     """Encode and decode ``rgb`` (float [B, H, W, 3] in [0, 1]) like ``encoder``'s JPEG at ``quality``.
 

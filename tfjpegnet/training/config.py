@@ -34,7 +34,8 @@ DEFAULTS = {
     "arch": "paper",              # "paper" (VDSR: depth x filters 3x3 convs) or "light" (models.build_light_modify_net)
     "factor": 4,                  # light net: pixel-unshuffle factor
     "blocks": 4,                  # light net: depthwise-separable blocks (its width is "filters")
-    "colour_compensation": False,  # with "qualities": end the net with the fixed 4:2:0 pre-compensation
+    "colour_compensation": False,  # with "qualities": end the net with the fixed 4:2:0 pre-compensation,
+                                   # its luma model "quantisation" or "resampling" (true: "resampling")
     # The encoder trained for: the proxy's tables, trellis model and rate constants, and the
     # real encoder of validation: "opencv" (libjpeg-turbo) or "mozjpeg".
     "encoder": "opencv",
@@ -90,7 +91,8 @@ DEFAULT_PRESET = "cpu"
 NOT_RESUME = frozenset({"out", "data_dir", "test_dir", "kodak_url", "strategy", "checkpoint_every", "init_model",
                         "preset", "epochs_jpeg", "epochs_modify"})
 
-DISTORTIONS = ("decoded", "proximity", "proximity-ssim", "subsampled", "subsampled-ssim", "teacher")
+DISTORTIONS = ("decoded", "proximity", "proximity-ssim", "subsampled", "subsampled-ssim", "chroma-quantised",
+               "chroma-quantised-ssim", "teacher")
 
 #: Options that were tried and dropped (the code is in the git history), and the only
 #: value the code still implements (None: any value, the option had no effect without

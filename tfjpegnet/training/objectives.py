@@ -17,6 +17,10 @@ al. 2021 ("Better Compression with Deep Pre-Editing"):
   no quantiser), in place of ``proximity`` and ``proximity-ssim``: the edit is then judged
   by what a decoder can show at best, so it learns to pre-compensate the chroma
   resampling (the loss every encoder here has at every quality) as well as to save bits;
+- ``chroma-quantised`` and ``chroma-quantised-ssim``: the same two after the colour path with
+  the chroma quantised too (:func:`tfjpegnet.jpeg.proxy.chroma_quantised`: the encoder's
+  chroma steps at the example's quality, luma kept): the colour error a decoder will show,
+  which a net ending in the luma step of :mod:`tfjpegnet.chroma_quantisation` cancels;
 - ``teacher``: MSE(edited, teacher's edit), RGB in [0, 1], where the teacher is another,
   frozen Modify-Net (``config["teacher"]``, a .keras path): distillation, e.g. the first
   epochs of a light net from the paper-size model (docs/training.md).
@@ -99,12 +103,15 @@ class ModifyObjective:
             loss += tf.reduce_mean(tf.square(edited_rgb - original), axis=[1, 2, 3])
         if "proximity-ssim" in self.terms:
             loss += self.ssim_weight * _dissimilarity(edited_rgb, original)
-        if "subsampled" in self.terms or "subsampled-ssim" in self.terms:
-            resampled = proxy.subsampled(edited_rgb)
-            if "subsampled" in self.terms:
-                loss += tf.reduce_mean(tf.square(resampled - original), axis=[1, 2, 3])
-            if "subsampled-ssim" in self.terms:
-                loss += self.ssim_weight * _dissimilarity(resampled, original)
+        colour_paths = {"subsampled": lambda: proxy.subsampled(edited_rgb),
+                        "chroma-quantised": lambda: proxy.chroma_quantised(edited_rgb, quality, self.encoder)}
+        for name, colour_path in colour_paths.items():
+            if name in self.terms or f"{name}-ssim" in self.terms:
+                shown = colour_path()
+                if name in self.terms:
+                    loss += tf.reduce_mean(tf.square(shown - original), axis=[1, 2, 3])
+                if f"{name}-ssim" in self.terms:
+                    loss += self.ssim_weight * _dissimilarity(shown, original)
         if self.teacher is not None:
             target = color.ycrcb_to_rgb(tf.cast(self.teacher(x, training=False), tf.float32))
             loss += tf.reduce_mean(tf.square(edited_rgb - target), axis=[1, 2, 3])
