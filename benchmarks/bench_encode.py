@@ -73,11 +73,6 @@ FULL = dict(sizes={"kodak": (768, 512), "2mp": (1732, 1155)}, repeats=5, calibra
 QUICK = dict(sizes={"kodak": (96, 64), "2mp": (216, 144)}, repeats=3, calibration_patches=8)
 
 
-def model_methods(model_encoder="opencv"):
-    """The method names of one model's rows, in table order."""
-    return (f"keras+{model_encoder}", "savedmodel", *TFLITE_METHODS)
-
-
 def perturbed(net, seed):
     """``net`` with small random noise (std 0.003) added to every weight, so it is not the identity."""
     rng = np.random.default_rng(seed)
@@ -179,11 +174,13 @@ def baseline_methods(quality):
 
 def shipped_files(folder, name):
     """The exported files of model ``name`` in ``folder`` (tools/export.py's layout):
-    (``folder/name/<highest version>``, {variant: ``folder/name[_fp16|_int8].tflite``}).
-    Exits with a message if the SavedModel or a TFLite file is missing."""
+    (``folder/name/<highest version>``, {variant: ``folder/name[_fp16|_int8].tflite``} for the
+    variants exported, float32 always among them). Exits with a message if the SavedModel or the
+    float32 TFLite file is missing."""
     base = os.path.join(folder, name)
     versions = sorted((int(v) for v in os.listdir(base) if v.isdigit()), reverse=True) if os.path.isdir(base) else []
     paths = {variant: tflite.tflite_path(folder, name, variant) for variant in tflite.VARIANTS}
+    paths = {v: p for v, p in paths.items() if v == "float32" or os.path.isfile(p)}
     missing = [p for p in paths.values() if not os.path.isfile(p)] + ([] if versions else [base + "/<version>"])
     if missing:
         sys.exit(f"bench_encode.py: --shipped {folder}: model {name!r} lacks {', '.join(missing)}")
@@ -386,7 +383,7 @@ def format_markdown(results):
              "|---|---|---|---:|---:|---:|---:|---:|"]
     for info in results["models"]:
         size = {key: f"{value / 1e6:.3f}" for key, value in info["bytes"].items()}
-        tflite_mb = " / ".join(size[m] for m in TFLITE_METHODS)
+        tflite_mb = " / ".join(size.get(m, "-") for m in TFLITE_METHODS)
         lines.append(f"| {info['name']} | `{info['path']}` | {info['architecture']} | {info['parameters']:,} | "
                      f"{info['gflops_per_megapixel']:.2f} | {size['keras']} | {size['savedmodel']} | {tflite_mb} |")
     timed = [(info["name"], info["files"]) for info in results["models"] if info.get("files")]

@@ -171,6 +171,12 @@ def test_bench_encode_times_the_shipped_files_and_refuses_another_models(tmp_pat
     assert info["files"]["tflite-int8"].endswith("tiny_int8.tflite")
     assert info["bytes"]["tflite-int8"] == (shipped / "tiny_int8.tflite").stat().st_size
     assert "Timed as shipped" in (tmp_path / "encode.md").read_text()
+    (shipped / "tiny_fp16.tflite").unlink()  # exported without it (export --tflite-variants float32,int8)
+    assert run_benchmark("bench_encode.py", *common, "--model", f"tiny={model}").returncode == 0
+    written = json.loads(out.read_text())
+    assert "tflite-fp16" not in written["models"][0]["files"]
+    assert {row["method"] for row in written["rows"] if row["model"] == "tiny"} == {
+        "keras+opencv", "savedmodel", "tflite-float32", "tflite-int8"}
     wrong = run_benchmark("bench_encode.py", *common, "--model", f"tiny={other}")
     assert wrong.returncode != 0 and "edits differently" in wrong.stderr
     missing = run_benchmark("bench_encode.py", *common, "--model", f"absent={model}")

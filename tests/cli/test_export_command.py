@@ -87,3 +87,17 @@ def test_a_failed_conversion_writes_nothing(model_path, tmp_path, tiny_data_dir,
 def test_kodak_url_default_is_the_datasets_one():
     # The command keeps its own copy so that --help loads no TensorFlow.
     assert export.KODAK_URL == datasets.KODAK_URL
+
+
+def test_tflite_variants_choose_the_files_and_refuse_a_set_without_float32(model_path, tmp_path, tiny_data_dir,
+                                                                          capsys):
+    out = tmp_path / "saved_models"
+    common = ["export", "--model", os.fspath(model_path), "--quality", "15", "--out", os.fspath(out), "--tflite",
+              "--calibration-dir", os.fspath(tiny_data_dir), "--calibration-patches", "4"]
+    for bad, message in (("int8", "must include float32"), ("float32,fp8", "unknown TFLite variant(s) fp8")):
+        assert cli.main(common + ["--tflite-variants", bad]) == 2
+        assert message in capsys.readouterr().err
+        assert listing(out) == []
+    assert cli.main(common + ["--tflite-variants", "int8, float32"]) == 0
+    assert sorted(n for n in os.listdir(out) if n.endswith(".tflite")) == ["tfjpegnet_q15.tflite",
+                                                                          "tfjpegnet_q15_int8.tflite"]

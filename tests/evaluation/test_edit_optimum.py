@@ -51,6 +51,22 @@ def test_subsampled_term_alone_pre_compensates_chroma_and_real_mozjpeg_decodes_c
     assert psnr(edited[0]) > psnr(crop) + 0.3
 
 
+def test_chroma_quantised_term_alone_answers_mozjpegs_quantised_chroma_in_luma(kodak_dir):
+    """The optimum of MSE after the colour path with mozjpeg's chroma quantisation at Q50 (its gradient moves Y
+    only): the loss falls, and real mozjpeg decodes the optimum nearer to the original than the original."""
+    from tfjpegnet.evaluation import metrics
+    from tfjpegnet.jpeg import codec, encoders
+    crop = codec.read_image(kodak_dir / "kodim23.png")[144:216, 456:544]
+    config = edit_optimum.objective_config(50, "chroma-quantised", 0.0, 0.02, encoder="mozjpeg")
+    edited, losses = edit_optimum.optimise_image(crop, edit_optimum.PixelAdam(ModifyObjective(config), 3e-3),
+                                                 steps=80)
+    assert losses[-1] < 0.9 * losses[0]
+
+    def psnr(rgb):
+        return metrics.psnr(crop, codec.decode_jpeg(encoders.encode("mozjpeg", rgb, 50)))
+    assert psnr(edited[0]) > psnr(crop) + 0.1
+
+
 def test_rate_term_cuts_real_jpeg_bits_and_the_loss_falls(crop):
     optimiser = adam(15, 0.05)
     edited, losses = edit_optimum.optimise_image(crop, optimiser, steps=60)

@@ -166,7 +166,8 @@ def test_a_quality_per_example_is_each_example_at_its_own_quality(patches, encod
 
 def test_chroma_quantised_keeps_luma_and_shows_mozjpegs_decoded_chroma(patches):
     """proxy.chroma_quantised: luma as the colour path alone leaves it, chroma much nearer real mozjpeg's
-    decode at the same quality than the colour path alone is; gradients pass to the image."""
+    decode at the same quality than the colour path alone is; gradients pass to the image through Y alone
+    (each pixel's RGB gradient along the luma weights)."""
     x = tf.constant(patches[:4], tf.float32) / 255.0
     luma = np.array([0.299, 0.587, 0.114])
     for quality in (10, 50):
@@ -182,8 +183,13 @@ def test_chroma_quantised_keeps_luma_and_shows_mozjpegs_decoded_chroma(patches):
         assert coded_error < 0.6 * resampled_error, (quality, coded_error, resampled_error)
     with tf.GradientTape() as tape:
         tape.watch(x)
-        loss = tf.reduce_mean(tf.square(proxy.chroma_quantised(x, tf.constant([10, 30, 50, 90]), "mozjpeg") - x))
-    assert float(tf.reduce_sum(tf.abs(tape.gradient(loss, x)))) > 0
+        coded = proxy.chroma_quantised(x, tf.constant([10, 30, 50, 90]), "mozjpeg")
+        loss = tf.reduce_mean(tf.square(coded - tf.stop_gradient(x)))
+    gradient = tape.gradient(loss, x).numpy().reshape(-1, 3)
+    assert np.abs(gradient).sum() > 0
+    weights = np.array([19595.0, 38470.0, 7471.0]) / 65536.0  # libjpeg's fixed-point Y of R, G, B
+    along_luma = gradient @ weights / (weights @ weights)
+    np.testing.assert_allclose(gradient, along_luma[:, None] * weights, atol=1e-6 * np.abs(gradient).max())
 
 
 def test_subsampled_is_the_decode_of_a_lossless_quantiser_and_near_opencvs_best(patches):

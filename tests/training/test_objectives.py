@@ -45,6 +45,34 @@ def test_subsampled_terms_judge_the_edit_after_the_chroma_round_trip(x):
     assert float(objective("proximity")(x, x)[0]) == pytest.approx(0.0, abs=1e-9)
 
 
+@pytest.mark.parametrize("term", ["chroma-quantised", "chroma-quantised-ssim"])
+def test_chroma_quantised_terms_take_their_value_from_the_coded_chroma_and_anchor_the_chroma(x, term):
+    """chroma-quantised(-ssim): the value is the measure after proxy.chroma_quantised, whose gradient moves Y; the
+    chroma's gradient is the same measure's after the colour path alone (anchored to the original, not pushed to
+    pre-compensate its own quantisation)."""
+    from tfjpegnet.jpeg import proxy
+    rgb = color.ycrcb_to_rgb(x)
+    edited = x + 0.02 * tf.sin(tf.range(64, dtype=tf.float32))[None, :, None, None]
+    plain = "subsampled" + term[len("chroma-quantised"):]
+
+    def measure(shown, ssim):
+        return (1.0 - tf.image.ssim(tf.clip_by_value(shown, 0.0, 1.0), tf.clip_by_value(rgb, 0.0, 1.0), max_val=1.0)
+                if ssim else tf.reduce_mean(tf.square(shown - rgb), axis=[1, 2, 3]))
+
+    ssim = term.endswith("-ssim")
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(edited)
+        loss = objective(term, quality=30, encoder="mozjpeg")(x, edited)
+        coded = measure(proxy.chroma_quantised(color.ycrcb_to_rgb(edited), 30, "mozjpeg"), ssim)
+        resampled = objective(plain)(x, edited)
+    assert float(loss[0]) == pytest.approx(float(coded[0]), rel=1e-5)
+    gradient, luma_part, chroma_part = (tape.gradient(t, edited).numpy() for t in (loss, coded, resampled))
+    expected = luma_part.copy()  # the coded value's gradient: Y's, and the chroma's only where RGB clips
+    expected[..., 1:] += chroma_part[..., 1:]
+    np.testing.assert_allclose(gradient, expected, atol=1e-3 * np.abs(expected).max())
+    assert np.abs(chroma_part[..., 1:]).mean() > 10 * np.abs(luma_part[..., 1:]).mean()
+
+
 def test_teacher_term_is_the_distance_to_the_teachers_edit(x, tmp_path):
     """Distillation: 0 when the edit is the teacher's, the RGB MSE to the teacher's edit otherwise."""
     from tfjpegnet import models

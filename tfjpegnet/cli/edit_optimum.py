@@ -30,7 +30,7 @@ def add_arguments(parser):
                         help="JPEG quality of the objective and the judging")
     parser.add_argument("--distortion", default="proximity+proximity-ssim",
                         help="distortion terms, '+'-joined, as for training: decoded, proximity, proximity-ssim, "
-                             "subsampled, subsampled-ssim")
+                             "subsampled, subsampled-ssim, chroma-quantised, chroma-quantised-ssim")
     parser.add_argument("--rate-weight", type=nonneg_float, nargs="+", default=[0.02],
                         help="weight(s) of the rate term; one optimum per (rate, SSIM) weight pair")
     parser.add_argument("--ssim-weight", type=nonneg_float, nargs="+", default=[0.02],

@@ -4,7 +4,8 @@ Writes OUT/NAME/VERSION/, a SavedModel in TF Serving's layout (NAME defaults to
 tfjpegnet_q{quality}, VERSION to the next free integer; built in a temporary folder
 and renamed into place when complete, with TF Serving warm-up requests in
 assets.extra/), then OUT/models.config listing every model in OUT, and with --tflite
-OUT/NAME.tflite, NAME_fp16.tflite and NAME_int8.tflite. Signatures: serving_default
+OUT/NAME.tflite (float32) and, unless --tflite-variants leaves them out, NAME_fp16.tflite
+and NAME_int8.tflite. Signatures: serving_default
 (images uint8 [batch, H, W, 3] RGB -> modified uint8, the edit, ready for any JPEG
 encoder), encode (image_bytes string [batch], PNG/JPEG files -> jpeg_bytes string
 [batch] at the model's quality) and metadata (-> quality, halo).
@@ -47,7 +48,10 @@ def add_arguments(parser):
     parser.add_argument("--serving-base-path", default="/models",
                         help="where TF Serving sees --out, for models.config")
     parser.add_argument("--tflite", action="store_true",
-                        help="also write float32, fp16 and int8 .tflite files")
+                        help="also write .tflite files (--tflite-variants)")
+    parser.add_argument("--tflite-variants", default="float32,fp16,int8", metavar="V,V,...",
+                        help="with --tflite: which files, comma-separated, float32 always among them "
+                             "(float32, fp16, int8)")
     parser.add_argument("--calibration-dir", default=None,
                         help="training images for int8 calibration (default: the Kodak training split, "
                              "downloaded from --kodak-url)" + DESCRIBED_DEFAULT)
@@ -104,6 +108,10 @@ def run(args):
         raise UserError("--verify-images checks the TFLite files; add --tflite")
     if args.tflite and args.calibration_patches < 1:
         raise UserError(f"--calibration-patches must be >= 1, got {args.calibration_patches}")
+    try:
+        variants = tflite.check_variants(v.strip() for v in args.tflite_variants.split(","))
+    except ValueError as err:
+        raise UserError(f"--tflite-variants: {err}") from None
     modify_net = savedmodel.load_keras_model(args.model)
     if models.is_conditioned(modify_net) != bool(qualities):
         raise UserError(f"{args.model}: " + ("a net for every quality: give --qualities LO-HI (its run's "
@@ -116,7 +124,7 @@ def run(args):
     converted = None
     if args.tflite:
         calibration = tflite.calibration_patches(calibration_paths(args), args.calibration_patches)
-        converted = tflite.convert_all(modify_net, calibration, qualities=qualities)
+        converted = tflite.convert_all(modify_net, calibration, qualities=qualities, variants=variants)
     version_dir = savedmodel.write_saved_model(modify_net, qualities or quality, os.path.join(args.out, name),
                                                args.version)
     print(f"SavedModel  {version_dir}  {savedmodel.folder_size(version_dir) / 1e6:.2f} MB")

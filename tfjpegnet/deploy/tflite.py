@@ -293,13 +293,27 @@ def tflite_path(out_dir, name, variant):
     return os.path.join(out_dir, f"{name}{SUFFIXES[variant]}.tflite")
 
 
-def convert_all(modify_net, calibration, qualities=None):
-    """Convert all three variants in memory (nothing is written); arguments as :func:`convert`.
+def check_variants(variants):
+    """``variants`` (iterable of str) as a tuple in :data:`VARIANTS` order; ValueError naming the
+    known variants for an unknown one, or if ``float32`` (every other file is checked against it)
+    is missing."""
+    variants = set(variants)
+    unknown = sorted(variants - set(VARIANTS))
+    if unknown:
+        raise ValueError(f"unknown TFLite variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    if "float32" not in variants:
+        raise ValueError("the TFLite variants must include float32 (the others are checked against it)")
+    return tuple(v for v in VARIANTS if v in variants)
+
+
+def convert_all(modify_net, calibration, qualities=None, variants=VARIANTS):
+    """Convert the ``variants`` (default all three; :func:`check_variants`) in memory (nothing is
+    written); other arguments as :func:`convert`.
 
     Returns:
       dict variant -> bytes (the .tflite model), in :data:`VARIANTS` order.
     """
-    return {variant: convert(modify_net, variant, calibration, qualities) for variant in VARIANTS}
+    return {variant: convert(modify_net, variant, calibration, qualities) for variant in check_variants(variants)}
 
 
 def write_models(models_bytes, out_dir, name):

@@ -23,7 +23,8 @@ from tfjpegnet.evaluation import operating_point
 from tfjpegnet.jpeg import color
 from tfjpegnet.training.objectives import ModifyObjective
 
-DISTORTIONS = ("decoded", "proximity", "proximity-ssim", "subsampled", "subsampled-ssim")  # the terms offered, '+'-joined
+DISTORTIONS = ("decoded", "proximity", "proximity-ssim", "subsampled", "subsampled-ssim", "chroma-quantised",
+               "chroma-quantised-ssim")  # the terms offered, '+'-joined
 OBJECTIVE_KEYS = ("proxy", "quality", "distortion", "rate_weight", "ssim_weight", "encoder")  # ModifyObjective's
 
 

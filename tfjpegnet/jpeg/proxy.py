@@ -437,10 +437,16 @@ def chroma_quantised(rgb, quality, encoder="opencv"):
     """What ``encoder``'s JPEG at ``quality`` makes of ``rgb``'s colour alone: luma kept, chroma coded.
 
     The chroma planes go the whole way (downsampled, DCT, quantised with ``encoder``'s chroma
-    steps and, for mozjpeg, the dead-zone model of trellis quantisation, straight-through
-    rounding, decoded and upsampled); Y goes through the same transforms unquantised. The
-    decode of a JPEG whose luma were lossless: it shows the colour error a pre-edit can still
-    cancel in luma, which :func:`subsampled` leaves out.
+    steps and, for mozjpeg, the dead-zone model of trellis quantisation, decoded and
+    upsampled); Y goes through the same transforms unquantised. The decode of a JPEG whose
+    luma were lossless: it shows the colour error a pre-edit can still cancel in luma, which
+    :func:`subsampled` leaves out.
+
+    Gradients reach the image through Y alone: the chroma path is held constant (exact
+    rounding, no gradient). A gradient through the chroma's rounding, straight-through or
+    not, would move the chroma to "pre-compensate" its own quantisation error, which a real
+    encoder does not reward (the next level rounds to another error); Y is not quantised
+    here, so moving it against the chroma's error is what the term can ask of an edit.
 
     Args:
       rgb: float tensor [B, H, W, 3], RGB in [0, 1] (clipped before rounding).
@@ -448,12 +454,13 @@ def chroma_quantised(rgb, quality, encoder="opencv"):
       encoder: "opencv" or "mozjpeg" (see :func:`encode`).
 
     Returns:
-      float32 [B, H, W, 3], RGB in [0, 1] on the 8-bit grid; gradients straight through every rounding.
+      float32 [B, H, W, 3], RGB in [0, 1] on the 8-bit grid; gradients through Y only (straight
+      through its 8-bit rounding).
     """
     rgb = tf.convert_to_tensor(rgb)
     shape = tf.shape(rgb)
     luma = encode(rgb, quality, "none", encoder)[0]
-    _, cb, cr = encode(rgb, quality, "ste", encoder)
+    _, cb, cr = encode(tf.stop_gradient(rgb), quality, "exact", encoder)
     return decode((luma, cb, cr), quality, shape[1], shape[2], encoder)
 
 

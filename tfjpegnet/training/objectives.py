@@ -20,7 +20,11 @@ al. 2021 ("Better Compression with Deep Pre-Editing"):
 - ``chroma-quantised`` and ``chroma-quantised-ssim``: the same two after the colour path with
   the chroma quantised too (:func:`tfjpegnet.jpeg.proxy.chroma_quantised`: the encoder's
   chroma steps at the example's quality, luma kept): the colour error a decoder will show,
-  which a net ending in the luma step of :mod:`tfjpegnet.chroma_quantisation` cancels;
+  which a net ending in the luma step of :mod:`tfjpegnet.chroma_quantisation` cancels. Each
+  plane gets the gradient of what it can answer: Y that of this value (Y is not quantised
+  there), the chroma that of the same measure after the colour path alone with Y held
+  (:func:`_with_chroma_gradient`), so it is anchored to the original and never asked to
+  "pre-compensate" its own quantisation;
 - ``teacher``: MSE(edited, teacher's edit), RGB in [0, 1], where the teacher is another,
   frozen Modify-Net (``config["teacher"]``, a .keras path): distillation, e.g. the first
   epochs of a light net from the paper-size model (docs/training.md).
@@ -46,6 +50,16 @@ from tfjpegnet.training import config as run_config
 def _dissimilarity(rgb, original):
     """1 - SSIM of ``rgb`` against ``original`` (both float32 RGB [B, h, w, 3], clipped to [0, 1]); [B]."""
     return 1.0 - tf.image.ssim(tf.clip_by_value(rgb, 0.0, 1.0), tf.clip_by_value(original, 0.0, 1.0), max_val=1.0)
+
+
+def _luma_held(ycrcb):
+    """``ycrcb`` (float32 YCrCb [B, h, w, 3]) with no gradient through its Y channel."""
+    return tf.concat([tf.stop_gradient(ycrcb[..., :1]), ycrcb[..., 1:]], axis=-1)
+
+
+def _with_chroma_gradient(value, anchor):
+    """``value`` (float32 [B]) plus the gradient of ``anchor`` (float32 [B]) and none of its value."""
+    return value + anchor - tf.stop_gradient(anchor)
 
 
 class ModifyObjective:
@@ -103,15 +117,22 @@ class ModifyObjective:
             loss += tf.reduce_mean(tf.square(edited_rgb - original), axis=[1, 2, 3])
         if "proximity-ssim" in self.terms:
             loss += self.ssim_weight * _dissimilarity(edited_rgb, original)
-        colour_paths = {"subsampled": lambda: proxy.subsampled(edited_rgb),
-                        "chroma-quantised": lambda: proxy.chroma_quantised(edited_rgb, quality, self.encoder)}
-        for name, colour_path in colour_paths.items():
-            if name in self.terms or f"{name}-ssim" in self.terms:
-                shown = colour_path()
-                if name in self.terms:
-                    loss += tf.reduce_mean(tf.square(shown - original), axis=[1, 2, 3])
-                if f"{name}-ssim" in self.terms:
-                    loss += self.ssim_weight * _dissimilarity(shown, original)
+        def mse(rgb):
+            return tf.reduce_mean(tf.square(rgb - original), axis=[1, 2, 3])
+
+        def ssim_term(rgb):
+            return self.ssim_weight * _dissimilarity(rgb, original)
+
+        if "subsampled" in self.terms or "subsampled-ssim" in self.terms:
+            shown = proxy.subsampled(edited_rgb)
+            loss += (mse(shown) if "subsampled" in self.terms else 0.0) + \
+                (ssim_term(shown) if "subsampled-ssim" in self.terms else 0.0)
+        if "chroma-quantised" in self.terms or "chroma-quantised-ssim" in self.terms:
+            shown = proxy.chroma_quantised(edited_rgb, quality, self.encoder)
+            anchor = proxy.subsampled(color.ycrcb_to_rgb(_luma_held(edited)))
+            for term, measure in (("chroma-quantised", mse), ("chroma-quantised-ssim", ssim_term)):
+                if term in self.terms:
+                    loss += _with_chroma_gradient(measure(shown), measure(anchor))
         if self.teacher is not None:
             target = color.ycrcb_to_rgb(tf.cast(self.teacher(x, training=False), tf.float32))
             loss += tf.reduce_mean(tf.square(edited_rgb - target), axis=[1, 2, 3])
