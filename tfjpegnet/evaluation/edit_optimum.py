@@ -21,10 +21,10 @@ from tfjpegnet import models, pixels
 from tfjpegnet.errors import UserError
 from tfjpegnet.evaluation import operating_point
 from tfjpegnet.jpeg import color
+from tfjpegnet.training.config import DISTORTIONS as TRAINING_DISTORTIONS
 from tfjpegnet.training.objectives import ModifyObjective
 
-DISTORTIONS = ("decoded", "proximity", "proximity-ssim", "subsampled", "subsampled-ssim", "chroma-quantised",
-               "chroma-quantised-ssim")  # the terms offered, '+'-joined
+DISTORTIONS = tuple(t for t in TRAINING_DISTORTIONS if t != "teacher")  # the terms offered, '+'-joined
 OBJECTIVE_KEYS = ("proxy", "quality", "distortion", "rate_weight", "ssim_weight", "encoder")  # ModifyObjective's
 
 

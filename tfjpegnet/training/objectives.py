@@ -110,23 +110,23 @@ class ModifyObjective:
         original = color.ycrcb_to_rgb(x)
         edited_rgb = color.ycrcb_to_rgb(edited)
         loss = tf.zeros(tf.shape(x)[:1])
-        if "decoded" in self.terms:
-            decoded = proxy.jpeg(edited_rgb, quality, "ste", self.encoder)
-            loss += tf.reduce_mean(tf.square(decoded - original), axis=[1, 2, 3])
-        if "proximity" in self.terms:
-            loss += tf.reduce_mean(tf.square(edited_rgb - original), axis=[1, 2, 3])
-        if "proximity-ssim" in self.terms:
-            loss += self.ssim_weight * _dissimilarity(edited_rgb, original)
+
         def mse(rgb):
             return tf.reduce_mean(tf.square(rgb - original), axis=[1, 2, 3])
 
         def ssim_term(rgb):
             return self.ssim_weight * _dissimilarity(rgb, original)
 
+        if "decoded" in self.terms:
+            loss += mse(proxy.jpeg(edited_rgb, quality, "ste", self.encoder))
+        for term, measure in (("proximity", mse), ("proximity-ssim", ssim_term)):
+            if term in self.terms:
+                loss += measure(edited_rgb)
         if "subsampled" in self.terms or "subsampled-ssim" in self.terms:
             shown = proxy.subsampled(edited_rgb)
-            loss += (mse(shown) if "subsampled" in self.terms else 0.0) + \
-                (ssim_term(shown) if "subsampled-ssim" in self.terms else 0.0)
+            for term, measure in (("subsampled", mse), ("subsampled-ssim", ssim_term)):
+                if term in self.terms:
+                    loss += measure(shown)
         if "chroma-quantised" in self.terms or "chroma-quantised-ssim" in self.terms:
             shown = proxy.chroma_quantised(edited_rgb, quality, self.encoder)
             anchor = proxy.subsampled(color.ycrcb_to_rgb(_luma_held(edited)))
