@@ -34,7 +34,7 @@ repeat so that other load on the machine hits them alike. p50 and p90 are over a
 images x repeats, in ms per megapixel; ratio = p50 / p50 of plain OpenCV at that size.
 
     python benchmarks/bench_encode.py --data-dir ../shared/data/kodak \\
-        --model runs/mcu_q15_long/stage1/modify_net.keras light=runs/light_q15/stage1/modify_net.keras
+        --model runs/paper_cq_q15/stage1/modify_net.keras light=runs/light_q15_final/stage1/modify_net.keras
     python benchmarks/bench_encode.py --quick --data-dir DIR     # two tiny models, tiny images: seconds
 
 A model is named by ``NAME=PATH``, or else by its run folder (``runs/<run>/stage1/...`` ->

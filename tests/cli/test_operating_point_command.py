@@ -27,7 +27,9 @@ def test_cli_writes_table_and_json_and_rejects_missing_model(tmp_path, kodak_dir
     assert result["images"] == ["kodim22", "kodim23", "kodim24"] and result["quality"] == 5
     assert [row["model"] for row in result["models"]] == [identity_model]
     assert abs(result["models"][0]["saving_psnr"]) < 1e-6
+    assert result["seen_in_training"][identity_model]["untraced"] == [identity_model]  # not in a run directory
     markdown = (tmp_path / "out" / "operating_points.md").read_text()
+    assert "1 origin(s) outside any run" in markdown
     assert markdown.count("| `" + identity_model) == 1
     assert markdown in capsys.readouterr().out
     assert cli.main(["operating-point", "--quality", "5", str(tmp_path / "nope.keras")]) == 2

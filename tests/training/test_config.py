@@ -13,7 +13,7 @@ from tfjpegnet.errors import UserError
 from tfjpegnet.training import config
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = ("mcu_q15_long", "mcu_q5_long")  # the runs of saved_models/
+SHIPPED = ("mcu_q15_long", "mcu_q5_long")  # paper-size chains whose configs predate removed options
 
 
 def train_parser():

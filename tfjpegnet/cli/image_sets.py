@@ -24,17 +24,27 @@ def add_arguments(parser, what="judged"):
                         help="with --images: only every Nth image of the folder (sorted by path), a quick subset")
 
 
-def load(args):
-    """The images the parsed ``args`` name: dict name -> RGB uint8 [H, W, 3].
+def paths(args):
+    """The image files the parsed ``args`` name (sorted; ``--every`` applied), list of str.
 
-    UserError for ``--every`` without ``--images``, a missing or empty folder, or an
-    unreadable image (:func:`tfjpegnet.evaluation.evaluate.load_images`).
+    UserError for ``--every`` without ``--images`` or a missing or empty folder.
     """
     from tfjpegnet.evaluation import evaluate
 
     if args.images:
         from tfjpegnet import datasets
-        return evaluate.load_images(datasets.find_images(args.images)[::args.every])
+        return datasets.find_images(args.images)[::args.every]
     if args.every != 1:
         raise UserError("--every needs --images")
-    return evaluate.load_test_images(args.data_dir)
+    return evaluate.split_test_paths(args.data_dir)
+
+
+def load(args):
+    """The images the parsed ``args`` name: dict name -> RGB uint8 [H, W, 3].
+
+    UserError as :func:`paths`, or for an unreadable image
+    (:func:`tfjpegnet.evaluation.evaluate.load_images`).
+    """
+    from tfjpegnet.evaluation import evaluate
+
+    return evaluate.load_images(paths(args))

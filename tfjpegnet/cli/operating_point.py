@@ -64,25 +64,28 @@ def run(args):
         raise UserError(f"model file(s) not found: {', '.join(missing)}")
     import keras
 
-    from tfjpegnet.evaluation import metrics, operating_point
+    from tfjpegnet import provenance
+    from tfjpegnet.evaluation import evaluate, metrics, operating_point
     from tfjpegnet.files import write_json, write_text
 
     from tfjpegnet.jpeg import encoders
 
     encoders.parse_names(args.encoder)
-    images = image_sets.load(args)
+    image_paths = image_sets.paths(args)
+    images = evaluate.load_images(image_paths)
+    seen = {path: provenance.seen_in_training(path, image_paths) for path in args.models}
     curves = 1 if args.encoder == operating_point.ENCODER else 2
     qualities = sorted(set(args.quality))
     bar = keras.utils.Progbar(100 * curves + len(args.models) * len(qualities), unit_name="encoding")
     if len(qualities) == 1:
         result = operating_point.measure(args.models, images, qualities[0], progress=lambda: bar.add(1),
                                          encoder=args.encoder)
-        markdown = operating_point.to_markdown(result)
     else:
         result = operating_point.measure_qualities(args.models, images, qualities, progress=lambda: bar.add(1),
                                                    encoder=args.encoder)
-        markdown = operating_point.qualities_to_markdown(result)
     result["images"] = sorted(images)
+    result["seen_in_training"] = seen
+    markdown = (operating_point.to_markdown if len(qualities) == 1 else operating_point.qualities_to_markdown)(result)
     if args.out:
         write_json(os.path.join(args.out, "operating_points.json"), metrics.json_ready(result))
         write_text(os.path.join(args.out, "operating_points.md"), markdown)

@@ -128,6 +128,17 @@ def measure_qualities(models, images, qualities, progress=None, encoder=ENCODER)
     return out
 
 
+def provenance_lines(result):
+    """Markdown lines saying, per model, whether the judged images were in its chain's training data
+    (``result["seen_in_training"]``, from :func:`tfjpegnet.provenance.seen_in_training`); [] if
+    the result has none."""
+    from tfjpegnet import provenance
+
+    seen = result.get("seen_in_training") or {}
+    count = len(result.get("images", ()))
+    return [f"- `{path}`: {provenance.describe(record, count)}" for path, record in seen.items()] + ([""] if seen else [])
+
+
 def qualities_to_markdown(result):
     """:func:`measure_qualities`' result as Markdown: a summary per model and quality, the
     BD-rates, then each quality's :func:`to_markdown` table."""
@@ -136,7 +147,7 @@ def qualities_to_markdown(result):
     lines = [f"# Operating points at Q {', '.join(map(str, result['qualities']))} ({encoder})", "",
              f"Each model edits for the quality it is judged at (a net for every quality) or for its own. "
              f"Saving = fewer bits at equal PSNR / SSIM along plain {encoder}'s own curve (Q = 1..100); dPSNR "
-             f"against plain {encoder} at the same quality setting.", "",
+             f"against plain {encoder} at the same quality setting.", "", *provenance_lines(result),
              "| model | Q | dPSNR (dB) | saving @PSNR | saving @SSIM |" + (" vs OpenCV @PSNR | vs OpenCV @SSIM |" if vs else ""),
              "|---|---:|---:|---:|---:|" + ("---:|---:|" if vs else "")]
     for index, path in enumerate(result["bd_rate"]):
@@ -237,6 +248,7 @@ def to_markdown(result, title=None, notes=()):
         lines += [f"Plain {encoder} alone against OpenCV's default: {vs['saving_psnr']:+.2f} % at equal PSNR, "
                   f"{vs['saving_ssim']:+.2f} % at equal SSIM. The last two columns: the pre-edit with {encoder} "
                   "against OpenCV's default (what a user gets).", ""]
+    lines += provenance_lines(result)
     for note in notes:
         lines += [note, ""]
     header, rule = TABLE_HEADER

@@ -127,6 +127,14 @@ def _runs(results_dir, qualities):
 ANY_QUALITY = {"mozjpeg": "anyq_kodak24_mozjpeg", "OpenCV": "anyq_kodak24_opencv"}
 
 
+def _provenance(report, model):
+    """What the report says of the images against the model's training runs (one sentence), or ''."""
+    from tfjpegnet import provenance
+
+    record = (report.get("seen_in_training") or {}).get(model)
+    return provenance.describe(record, len(report["images"])) if record else ""
+
+
 def any_quality_table(results_dir, doc_dir="."):
     """Markdown lines: the net for every quality on each encoder at each measured quality, its
     BD-rates and its savings figure, from :data:`ANY_QUALITY` (``operating_points.json``); []
@@ -144,11 +152,8 @@ def any_quality_table(results_dir, doc_dir="."):
                       for label, name in ANY_QUALITY.items())
     lines = [f"### Every quality: the default `saved_models/tfjpegnet` ({len(first['images'])} Kodak images)", "",
              f"`{model}` on top of each encoder, against that encoder's own curve ({links}): bits saved at "
-             "equal PSNR / SSIM, and PSNR against the plain encoder at the same quality. The net was trained "
-             "on another corpus, but the light net its training started from had been fitted on kodim01..21 "
-             "(the paper's protocol), so these images are not wholly unseen; the 91 T91 images, in neither, "
-             "are the clean check ([experiments]("
-             f"{_link('docs/experiments.md', doc_dir)})).", "",
+             f"equal PSNR / SSIM, and PSNR against the plain encoder at the same quality. {_provenance(first, model)}",
+             "",
              "| Q | " + " | ".join(f"{label} @PSNR | @SSIM | dPSNR" for label in reports) + " |",
              "|---:|" + "---:|---:|---:|" * len(reports)]
     for index, quality in enumerate(first["qualities"]):
