@@ -7,6 +7,7 @@ their OpenCV JPEG. With Kodak this gives 8064 training and 288 test patches.
 All arrays here are RGB uint8 [..., 3] in [0, 255].
 """
 
+import functools
 import hashlib
 import os
 
@@ -116,13 +117,25 @@ def split_images(paths, test=KODAK_TEST):
     return paths[:-count], paths[-count:]
 
 
+@functools.lru_cache(maxsize=None)
+def _digest(path, size, mtime_ns):
+    """SHA-256 hex digest of a file's bytes; ``size`` and ``mtime_ns`` key the cache to its version."""
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def file_digest(path):
+    """SHA-256 hex digest of the file at ``path``, read once per process while the file is unchanged."""
+    stat = os.stat(path)
+    return _digest(os.fspath(path), stat.st_size, stat.st_mtime_ns)
+
+
 def same_files(paths_a, paths_b):
     """Pairs (a, b) of files of the two path lists with the same content (SHA-256), sorted."""
     def digests(paths):
         out = {}
         for path in paths:
-            with open(path, "rb") as handle:
-                out.setdefault(hashlib.sha256(handle.read()).hexdigest(), path)
+            out.setdefault(file_digest(path), path)
         return out
     a, b = digests(paths_a), digests(paths_b)
     return sorted((a[d], b[d]) for d in set(a) & set(b))
