@@ -74,6 +74,27 @@ def test_removed_and_unknown_distortion_terms_are_refused(distortion, message):
         config.resolve_config({"proxy": "analytic", "distortion": distortion})
 
 
+@pytest.mark.parametrize("flags, message", [
+    ({"distortion_above": "80:teacher", "teacher": "t.keras"}, "needs --qualities"),
+    ({"qualities": "5-95", "arch": "light", "distortion_above": "80"}, "Q:TERMS"),
+    ({"qualities": "5-95", "arch": "light", "distortion_above": "100:proximity"}, "Q:TERMS"),
+    ({"qualities": "5-95", "arch": "light", "distortion_above": "80:blur"}, "unknown"),
+    ({"qualities": "5-95", "arch": "light", "distortion_above": "80:teacher"}, "--teacher"),
+])
+def test_bad_distortion_above_is_refused(flags, message):
+    with pytest.raises(UserError, match=message):
+        config.resolve_config({"proxy": "analytic", "distortion": "proximity", **flags})
+
+
+def test_distortion_above_parses_into_a_quality_and_terms():
+    assert config.parse_distortion_above("80:chroma-quantised+teacher") == (80, ("chroma-quantised", "teacher"))
+    assert config.parse_distortion_above(None) is None
+    resolved = config.resolve_config({"proxy": "analytic", "qualities": "5-95", "arch": "light",
+                                      "distortion": "proximity", "distortion_above": "80:teacher",
+                                      "teacher": "t.keras"})
+    assert resolved["distortion_above"] == "80:teacher"
+
+
 @pytest.mark.parametrize("key, value", [("rounding", "soft"), ("rate_gradient", "boundary"),
                                         ("rate_gradient", "ste"), ("train_only_branch", True),
                                         ("quality_balance", "plain-mse")])

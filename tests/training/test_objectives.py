@@ -74,7 +74,8 @@ def test_chroma_quantised_terms_take_their_value_from_the_coded_chroma_and_ancho
 
 
 def test_teacher_term_is_the_distance_to_the_teachers_edit(x, tmp_path):
-    """Distillation: 0 when the edit is the teacher's, the RGB MSE to the teacher's edit otherwise."""
+    """Distillation: 0 when the edit is the teacher's, the RGB MSE to the teacher's edit otherwise, times
+    teacher_weight."""
     from tfjpegnet import models
     teacher = models.build_modify_net(2, 4)
     last = teacher.get_layer("conv2")  # zero-initialised: give the teacher an edit to imitate
@@ -87,6 +88,8 @@ def test_teacher_term_is_the_distance_to_the_teachers_edit(x, tmp_path):
     expected = np.mean((color.ycrcb_to_rgb(x).numpy() - color.ycrcb_to_rgb(taught).numpy()) ** 2)
     assert expected > 1e-4
     assert float(loss(x, x)[0]) == pytest.approx(expected, rel=1e-4)
+    weighted = objective("teacher", teacher=str(path), teacher_weight=30.0)
+    assert float(weighted(x, x)[0]) == pytest.approx(30 * expected, rel=1e-4)
 
 
 def test_a_quality_per_example_is_each_examples_loss_at_its_quality_and_weight(kodak_dir):
@@ -103,6 +106,39 @@ def test_a_quality_per_example_is_each_examples_loss_at_its_quality_and_weight(k
         alone = ModifyObjective(dict(config, quality=q, rate_weight=float(weight(tf.constant([q]))[0])))
         assert together[i] == pytest.approx(float(alone(x[i:i + 1], edited[i:i + 1])[0]), rel=1e-5)
     assert float(weight(tf.constant([5]))[0]) == pytest.approx(0.02 * 3 ** 1.7, rel=1e-5)
+
+
+def test_distortion_above_judges_the_examples_above_its_quality_by_its_own_terms(kodak_dir, tmp_path):
+    """--distortion-above Q:TERMS: an example of quality > Q gets TERMS' loss (here a conditioned teacher, which sees
+    the example's quality), the others --distortion's; the rate term is every example's."""
+    from tfjpegnet import models
+    from tfjpegnet.training.rate_weights import RateWeight
+    rgb = tf.constant(codec.read_image(f"{kodak_dir}/kodim23.png")[None, 200:264, 200:328], tf.float32) / 255.0
+    x = color.rgb_to_ycrcb(tf.concat([rgb[:, :, :64], rgb[:, :, 64:]], axis=0))
+    teacher = models.build_light_modify_net(factor=2, filters=8, blocks=1, conditioned=True)
+    last = teacher.get_layer("conv_out")  # zero-initialised: give the teacher an edit that follows the quality
+    last.set_weights([np.full(w.shape, 0.01, np.float32) for w in last.get_weights()])
+    teacher.get_layer("film1").set_weights([np.full(w.shape, 0.5, np.float32) for w in
+                                            teacher.get_layer("film1").get_weights()])
+    path = tmp_path / "teacher.keras"
+    teacher.save(path)
+    qualities = tf.constant([30, 90])
+    edited = x * 0.97 + 0.01
+    config = dict(READ, distortion="proximity", rate_weight=0.02, encoder="mozjpeg")
+    weight = RateWeight(0.02, 15, -1.7)
+    both = ModifyObjective(dict(config, distortion_above="80:teacher", teacher=str(path)), rate_weight_of=weight)
+    together = both(x, edited, qualities).numpy()
+    low = ModifyObjective(config, rate_weight_of=weight)(x, edited, qualities).numpy()
+    high = ModifyObjective(dict(config, distortion="teacher", teacher=str(path)), rate_weight_of=weight)(
+        x, edited, qualities).numpy()
+    assert together[0] == pytest.approx(low[0], rel=1e-6) and together[1] == pytest.approx(high[1], rel=1e-6)
+    assert abs(high[1] - low[1]) > 1e-4
+    taught = teacher(models.with_quality(x, qualities))
+    at_30 = teacher(models.with_quality(x, tf.constant([30, 30])))
+    assert float(tf.reduce_max(tf.abs(taught[1] - at_30[1]))) > 1e-4  # the teacher was asked at the example's Q
+    rate_only = ModifyObjective(dict(config, rate_weight=0.0, distortion="teacher", teacher=str(path)),
+                                rate_weight_of=lambda q: 0.0 * tf.cast(q, tf.float32))(x, taught, qualities)
+    assert float(rate_only[1]) == pytest.approx(0.0, abs=1e-9)
 
 
 def test_decoded_term_is_plain_jpeg_error_for_no_edit_and_passes_a_gradient(x):

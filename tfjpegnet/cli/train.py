@@ -91,6 +91,10 @@ def add_arguments(parser):
     flag("--rate-weight", "weight of the rate term (analytic proxy)", type=argtypes.nonneg_float)
     flag("--distortion", "distortion terms, '+'-joined: " + ", ".join(run_config.DISTORTIONS)
          + " (other than 'decoded': analytic proxy)")
+    flag("--teacher-weight", "weight of the 'teacher' distortion term", type=argtypes.nonneg_float)
+    flag("--distortion-above", "with --qualities: Q:TERMS, examples of quality above Q are judged by these "
+         "'+'-joined distortion terms instead of --distortion (e.g. 80:teacher keeps a teacher's edit there)",
+         metavar="Q:TERMS")
     flag("--ssim-weight", "weight of the (1 - SSIM) term", type=argtypes.nonneg_float)
     flag("--teacher", "a .keras Modify-Net whose edit the 'teacher' distortion term imitates (distillation)",
          type=argtypes.existing_file)

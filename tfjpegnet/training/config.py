@@ -44,6 +44,8 @@ DEFAULTS = {
     "rate_weight": 0.0,           # weight of the estimated bits per pixel (analytic proxy)
     "ssim_weight": 0.01,          # weight of each (1 - SSIM) term
     "teacher": None,              # .keras Modify-Net whose edit the "teacher" term imitates (distillation)
+    "teacher_weight": 1.0,        # weight of the "teacher" term
+    "distortion_above": None,     # with "qualities": "Q:TERMS", examples of quality > Q use TERMS instead
     # The schedule.
     "epochs_jpeg": 50,            # JPEG-Net epochs per stage
     "epochs_modify": 50,          # Modify-Net epochs per stage
@@ -126,6 +128,25 @@ def distortion_terms(distortion):
     return terms
 
 
+def parse_distortion_above(text):
+    """Parse ``--distortion-above`` "Q:TERMS" into (Q, terms tuple); None for None or "".
+
+    Examples of quality above Q (an int 1..99) are judged by the '+'-joined TERMS instead of
+    ``--distortion``; UserError for another form or an unknown term.
+    """
+    if not text:
+        return None
+    threshold, sep, terms = str(text).partition(":")
+    try:
+        threshold = int(threshold)
+    except ValueError:
+        threshold = None
+    if not sep or threshold is None or not 1 <= threshold <= 99:
+        raise UserError(f"--distortion-above takes Q:TERMS (Q a quality 1..99, TERMS '+'-joined distortion "
+                        f"terms), got {text!r}")
+    return threshold, distortion_terms(terms)
+
+
 def without_removed(config):
     """A copy of ``config`` (dict) without the keys of removed options (see REMOVED).
 
@@ -189,8 +210,11 @@ def resolve_config(flags):
         raise UserError("--encoder other than opencv needs --proxy analytic (JPEG-Net imitates OpenCV's JPEG)")
     if config["proxy"] == "jpegnet" and (config["rate_weight"] or terms != ("decoded",)):
         raise UserError("--rate-weight and --distortion other than 'decoded' need --proxy analytic")
-    if ("teacher" in terms) != bool(config["teacher"]):
-        raise UserError("--distortion teacher and --teacher go together: the term imitates that model's edit")
+    above = parse_distortion_above(config["distortion_above"])
+    if above and not config["qualities"]:
+        raise UserError("--distortion-above needs --qualities: it judges each example by its own quality")
+    if ("teacher" in terms + (above[1] if above else ())) != bool(config["teacher"]):
+        raise UserError("the 'teacher' distortion term and --teacher go together: the term imitates that model's edit")
     return config
 
 

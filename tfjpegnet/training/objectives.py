@@ -25,9 +25,15 @@ al. 2021 ("Better Compression with Deep Pre-Editing"):
   there), the chroma that of the same measure after the colour path alone with Y held
   (:func:`_with_chroma_gradient`), so it is anchored to the original and never asked to
   "pre-compensate" its own quantisation;
-- ``teacher``: MSE(edited, teacher's edit), RGB in [0, 1], where the teacher is another,
+- ``teacher``: ``teacher_weight`` x MSE(edited, teacher's edit), RGB in [0, 1], where the teacher is another,
   frozen Modify-Net (``config["teacher"]``, a .keras path): distillation, e.g. the first
   epochs of a light net from the paper-size model (docs/training.md).
+
+A net for every quality may judge the examples above one quality by other terms
+(``distortion_above`` "Q:TERMS", ``--distortion-above``): each example's distortion is that
+of TERMS if its quality is above Q, of ``distortion`` otherwise, and the rate term is every
+example's. ``Q:teacher`` keeps a teacher's edit at the high qualities while the rest learns a
+new term.
 
 Why the shipped models use ``proximity+proximity-ssim`` with a rate term: at a fixed
 quality, JPEG rounds each DCT coefficient of the original to its nearest quantisation
@@ -69,12 +75,15 @@ class ModifyObjective:
     h and w are multiples of 16.
 
     ``config`` (a dict, e.g. a run's configuration) supplies ``proxy``, ``quality``,
-    ``distortion``, ``rate_weight``, ``ssim_weight`` and optionally ``teacher`` and ``encoder`` ("opencv", the
+    ``distortion``, ``rate_weight``, ``ssim_weight`` and optionally ``teacher``, ``distortion_above`` and ``encoder`` ("opencv", the
     default, or "mozjpeg": the proxy's tables, trellis model and rate constants). Keys of removed options
     (``contrast_weight``, ``rounding``, ``rate_gradient``, ``train_only_branch``) may be
     absent; if present they must hold the one value still implemented (UserError
     otherwise, see :func:`tfjpegnet.training.config.without_removed`). ``jpeg_net`` is
     needed for the paper's proxy.
+
+    A conditioned teacher (:func:`tfjpegnet.models.is_conditioned`) sees each example's quality.
+    ``distortion_above`` needs the third argument.
 
     Called with a third argument, quality (int32 [batch], one per example: a model trained
     for every quality), each example goes through the proxy and the rate estimate at its own
@@ -90,13 +99,15 @@ class ModifyObjective:
         self.jpeg_net = jpeg_net
         self.quality = config["quality"]
         self.terms = run_config.distortion_terms(config["distortion"])
+        self.above = run_config.parse_distortion_above(config.get("distortion_above"))
         self.rate_weight = config["rate_weight"]
         self.ssim_weight = config["ssim_weight"]
         self.encoder = config.get("encoder", "opencv")
         self.zone = proxy.coefficient_zone(self.quality, self.encoder)
         self.rate_weight_of = rate_weight_of
         self.teacher = None
-        if "teacher" in self.terms:
+        self.teacher_weight = config.get("teacher_weight", 1.0)
+        if "teacher" in self.terms or (self.above and "teacher" in self.above[1]):
             self.teacher = keras.models.load_model(config["teacher"], compile=False)
             self.teacher.trainable = False
 
@@ -109,6 +120,23 @@ class ModifyObjective:
             zone, rate_weight = proxy.coefficient_zone(quality, self.encoder), self.rate_weight_of(quality)
         original = color.ycrcb_to_rgb(x)
         edited_rgb = color.ycrcb_to_rgb(edited)
+        loss = self._distortion(self.terms, x, edited, edited_rgb, original, quality)
+        if self.above:
+            threshold, terms = self.above
+            loss = tf.where(quality > threshold,
+                            self._distortion(terms, x, edited, edited_rgb, original, quality), loss)
+        if self.rate_weight:
+            coefficients = proxy.encode(edited_rgb, quality, rounding="none", encoder=self.encoder)
+            height, width = tf.shape(x)[1], tf.shape(x)[2]
+            loss += rate_weight * rate.bits_per_pixel(coefficients, height, width, self.encoder, zone)
+        return loss
+
+    def _distortion(self, terms, x, edited, edited_rgb, original, quality):
+        """The sum of distortion ``terms`` (a tuple of DISTORTIONS) per example, float32 [batch].
+
+        x, edited: float32 YCrCb [batch, h, w, 3]; edited_rgb, original: the same as RGB;
+        quality: an int or int32 [batch], as in :meth:`__call__`.
+        """
         loss = tf.zeros(tf.shape(x)[:1])
 
         def mse(rgb):
@@ -117,29 +145,26 @@ class ModifyObjective:
         def ssim_term(rgb):
             return self.ssim_weight * _dissimilarity(rgb, original)
 
-        if "decoded" in self.terms:
+        if "decoded" in terms:
             loss += mse(proxy.jpeg(edited_rgb, quality, "ste", self.encoder))
         for term, measure in (("proximity", mse), ("proximity-ssim", ssim_term)):
-            if term in self.terms:
+            if term in terms:
                 loss += measure(edited_rgb)
-        if "subsampled" in self.terms or "subsampled-ssim" in self.terms:
+        if "subsampled" in terms or "subsampled-ssim" in terms:
             shown = proxy.subsampled(edited_rgb)
             for term, measure in (("subsampled", mse), ("subsampled-ssim", ssim_term)):
-                if term in self.terms:
+                if term in terms:
                     loss += measure(shown)
-        if "chroma-quantised" in self.terms or "chroma-quantised-ssim" in self.terms:
+        if "chroma-quantised" in terms or "chroma-quantised-ssim" in terms:
             shown = proxy.chroma_quantised(edited_rgb, quality, self.encoder)
             anchor = proxy.subsampled(color.ycrcb_to_rgb(_luma_held(edited)))
             for term, measure in (("chroma-quantised", mse), ("chroma-quantised-ssim", ssim_term)):
-                if term in self.terms:
+                if term in terms:
                     loss += _with_chroma_gradient(measure(shown), measure(anchor))
-        if self.teacher is not None:
-            target = color.ycrcb_to_rgb(tf.cast(self.teacher(x, training=False), tf.float32))
-            loss += tf.reduce_mean(tf.square(edited_rgb - target), axis=[1, 2, 3])
-        if self.rate_weight:
-            coefficients = proxy.encode(edited_rgb, quality, rounding="none", encoder=self.encoder)
-            height, width = tf.shape(x)[1], tf.shape(x)[2]
-            loss += rate_weight * rate.bits_per_pixel(coefficients, height, width, self.encoder, zone)
+        if "teacher" in terms:
+            inputs = models.with_quality(x, quality) if models.is_conditioned(self.teacher) else x
+            target = color.ycrcb_to_rgb(tf.cast(self.teacher(inputs, training=False), tf.float32))
+            loss += self.teacher_weight * tf.reduce_mean(tf.square(edited_rgb - target), axis=[1, 2, 3])
         return loss
 
     def jpegnet_loss(self, x, edited):
