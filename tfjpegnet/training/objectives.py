@@ -75,7 +75,8 @@ class ModifyObjective:
     h and w are multiples of 16.
 
     ``config`` (a dict, e.g. a run's configuration) supplies ``proxy``, ``quality``,
-    ``distortion``, ``rate_weight``, ``ssim_weight`` and optionally ``teacher``, ``distortion_above`` and ``encoder`` ("opencv", the
+    ``distortion``, ``rate_weight``, ``ssim_weight`` and optionally ``teacher``, ``teacher_weight`` (default 1),
+    ``distortion_above`` and ``encoder`` ("opencv", the
     default, or "mozjpeg": the proxy's tables, trellis model and rate constants). Keys of removed options
     (``contrast_weight``, ``rounding``, ``rate_gradient``, ``train_only_branch``) may be
     absent; if present they must hold the one value still implemented (UserError
@@ -83,7 +84,8 @@ class ModifyObjective:
     needed for the paper's proxy.
 
     A conditioned teacher (:func:`tfjpegnet.models.is_conditioned`) sees each example's quality.
-    ``distortion_above`` needs the third argument.
+    ``distortion_above`` needs the third argument; both term sets are computed for every
+    example and ``tf.where`` keeps each example's (a batch mixes qualities).
 
     Called with a third argument, quality (int32 [batch], one per example: a model trained
     for every quality), each example goes through the proxy and the rate estimate at its own
