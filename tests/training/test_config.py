@@ -86,6 +86,15 @@ def test_bad_distortion_above_is_refused(flags, message):
         config.resolve_config({"proxy": "analytic", "distortion": "proximity", **flags})
 
 
+@pytest.mark.parametrize("flags, message", [
+    ({"rate_weight_form": "slope"}, "needs --qualities"),
+    ({"qualities": "5-95", "arch": "light", "rate_weight_form": "linear"}, "power, slope"),
+])
+def test_bad_rate_weight_form_is_refused(flags, message):
+    with pytest.raises(UserError, match=message):
+        config.resolve_config({"proxy": "analytic", "distortion": "proximity", **flags})
+
+
 def test_distortion_above_parses_into_a_quality_and_terms():
     assert config.parse_distortion_above("80:chroma-quantised+teacher") == (80, ("chroma-quantised", "teacher"))
     assert config.parse_distortion_above(None) is None
