@@ -266,14 +266,6 @@ def test_one_light_net_for_every_quality(tmp_path, tiny_data_dir):
     assert models.is_conditioned(net)
     x = tf.random.uniform((1, 32, 32, 3))
     assert np.abs(net(models.with_quality(x, 5)).numpy() - net(models.with_quality(x, 95)).numpy()).max() > 1e-4
-    slope = run_train(*smoke_flags(tiny_data_dir, tmp_path / "slope"), "--stages", "1", "--proxy", "analytic",
-                      "--arch", "light", "--factor", "2", "--filters", "8", "--blocks", "1", "--distortion",
-                      "proximity", "--rate-weight", "0.05", "--qualities", "5-95", "--rate-weight-form", "slope",
-                      "--epochs-modify", "1", "--max-patches", "0")
-    assert slope.returncode == 0, slope.stderr[-3000:]
-    fitted = json.loads((tmp_path / "slope" / "rate_weight.json").read_text())
-    assert fitted["form"] == "slope" and "exponent" not in fitted and len(fitted["plain_slopes"]) == 10
-    assert "Rate weight per quality: 0.05 x slope(q) / slope(15)" in slope.stdout
     bad = run_train(*smoke_flags(tiny_data_dir, tmp_path / "bad"), "--proxy", "analytic", "--distortion",
                     "proximity", "--qualities", "5-95")
     assert bad.returncode == 2 and "--arch light" in bad.stderr

@@ -86,15 +86,6 @@ def test_bad_distortion_above_is_refused(flags, message):
         config.resolve_config({"proxy": "analytic", "distortion": "proximity", **flags})
 
 
-@pytest.mark.parametrize("flags, message", [
-    ({"rate_weight_form": "slope"}, "needs --qualities"),
-    ({"qualities": "5-95", "arch": "light", "rate_weight_form": "linear"}, "power, slope"),
-])
-def test_bad_rate_weight_form_is_refused(flags, message):
-    with pytest.raises(UserError, match=message):
-        config.resolve_config({"proxy": "analytic", "distortion": "proximity", **flags})
-
-
 def test_distortion_above_parses_into_a_quality_and_terms():
     assert config.parse_distortion_above("80:chroma-quantised+teacher") == (80, ("chroma-quantised", "teacher"))
     assert config.parse_distortion_above(None) is None
@@ -106,7 +97,7 @@ def test_distortion_above_parses_into_a_quality_and_terms():
 
 @pytest.mark.parametrize("key, value", [("rounding", "soft"), ("rate_gradient", "boundary"),
                                         ("rate_gradient", "ste"), ("train_only_branch", True),
-                                        ("quality_balance", "plain-mse")])
+                                        ("quality_balance", "plain-mse"), ("rate_weight_form", "slope")])
 def test_saved_config_with_a_removed_option_in_use_cannot_be_read_as_current(key, value):
     with pytest.raises(UserError, match="--" + key.replace("_", "-")):
         config.without_removed({"quality": 15, key: value})

@@ -89,10 +89,6 @@ def add_arguments(parser):
     flag("--patch-size", "training patch size (multiple of 16)", type=argtypes.positive_int)
     flag("--max-patches", "use at most N training patches (0: all)", type=argtypes.nonneg_int)
     flag("--rate-weight", "weight of the rate term (analytic proxy)", type=argtypes.nonneg_float)
-    flag("--rate-weight-form", "with --qualities: the rate weight per quality, 'power' (--rate-weight x "
-         "(q / --quality)^e, e fitted to plain JPEG's slope) or 'slope' (--rate-weight x slope(q) / "
-         "slope(--quality), plain JPEG's measured slope itself; docs/training.md)",
-         choices=run_config.RATE_WEIGHT_FORMS)
     flag("--distortion", "distortion terms, '+'-joined: " + ", ".join(run_config.DISTORTIONS)
          + " (other than 'decoded': analytic proxy)")
     flag("--teacher-weight", "weight of the 'teacher' distortion term", type=argtypes.nonneg_float)

@@ -21,8 +21,6 @@ the few in :data:`NOT_RESUME`, so a new setting is checked without further work.
 from tfjpegnet import datasets
 from tfjpegnet.errors import UserError
 
-RATE_WEIGHT_FORMS = ("power", "slope")  # tfjpegnet.training.rate_weights.fit's forms
-
 DEFAULTS = {
     # What is trained: the JPEG quality, the stand-in for JPEG, the number of stages.
     "quality": 15,                # the quality trained for; with "qualities": the reference of rate_weight
@@ -44,7 +42,6 @@ DEFAULTS = {
     # What Modify-Net minimises (see objectives.py); the paper: "decoded" through JPEG-Net.
     "distortion": "decoded",      # '+'-joined terms of DISTORTIONS
     "rate_weight": 0.0,           # weight of the estimated bits per pixel (analytic proxy)
-    "rate_weight_form": "power",  # with "qualities": the weight per quality, "power" or "slope" (rate_weights.py)
     "ssim_weight": 0.01,          # weight of each (1 - SSIM) term
     "teacher": None,              # .keras Modify-Net whose edit the "teacher" term imitates (distillation)
     "teacher_weight": 1.0,        # weight of the "teacher" term
@@ -104,7 +101,7 @@ DISTORTIONS = ("decoded", "proximity", "proximity-ssim", "subsampled", "subsampl
 #: a dropped distortion term). A saved configuration holding one of them at that value
 #: (or None) is read as if the key were absent; any other value cannot be honoured.
 REMOVED = {"contrast_weight": None, "rounding": "ste", "rate_gradient": "smooth", "train_only_branch": False,
-           "quality_balance": "none", "coefficient_branch": 0}
+           "quality_balance": "none", "coefficient_branch": 0, "rate_weight_form": "power"}
 REMOVED_DISTORTIONS = ("contrast", "jpeg-ssim", "decoded-ssim")
 
 
@@ -213,11 +210,6 @@ def resolve_config(flags):
         raise UserError("--encoder other than opencv needs --proxy analytic (JPEG-Net imitates OpenCV's JPEG)")
     if config["proxy"] == "jpegnet" and (config["rate_weight"] or terms != ("decoded",)):
         raise UserError("--rate-weight and --distortion other than 'decoded' need --proxy analytic")
-    if config["rate_weight_form"] not in RATE_WEIGHT_FORMS:
-        raise UserError(f"--rate-weight-form must be one of {', '.join(RATE_WEIGHT_FORMS)}, "
-                        f"got {config['rate_weight_form']!r}")
-    if config["rate_weight_form"] != "power" and not config["qualities"]:
-        raise UserError("--rate-weight-form needs --qualities: it is the rate weight as a function of quality")
     above = parse_distortion_above(config["distortion_above"])
     if above and not config["qualities"]:
         raise UserError("--distortion-above needs --qualities: it judges each example by its own quality")

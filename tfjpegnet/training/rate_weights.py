@@ -10,13 +10,6 @@ that slope: ``rate_weight(q) = rate_weight x (q / reference) ** exponent``, wher
 encoder's plain JPEG on training patches, at qualities 5..95 (dMSE/dbpp by central
 differences, q +- 2, MSE of RGB in [0, 1] as in the proximity term, each patch coded on its
 own and the means taken over patches).
-
-The power law is one straight line through ten measured slopes and misses them by up to a
-factor of 2 (on the corpus, for mozjpeg, it puts the weight at 1.3 x the slope at Q55 and
-2.6 x at the reference Q15). The ``"slope"`` form (:class:`SlopeRateWeight`) follows the measured
-slopes themselves instead: ``rate_weight x slope(q) / slope(reference)``, ``slope`` interpolated
-linearly in log(q), log(slope) between the measured qualities and constant outside them, so
-the weight is the same multiple of plain JPEG's own slope at every quality.
 """
 
 import numpy as np
@@ -67,54 +60,12 @@ class RateWeight:
         return f"{self.weight:g} x (q / {self.reference})^{self.exponent:.2f}"
 
 
-class SlopeRateWeight:
-    """``weight x slope(q) / slope(reference)``: callable on an int32 tensor [B] of qualities -> float32 [B].
-
-    ``slope`` is piecewise linear in (log q, log slope) through the measured points and
-    constant outside the first and last of them.
-
-    Args:
-      weight: the rate weight at ``reference`` (>= 0).
-      reference: the quality ``weight`` is for (1..100).
-      qualities: the measured qualities, ascending (at least 2).
-      slopes: plain JPEG's -dMSE/dbpp at each of them (all > 0), see :func:`plain_slopes`.
-    """
-
-    def __init__(self, weight, reference, qualities, slopes):
-        self.weight, self.reference = float(weight), int(reference)
-        self.qualities, self.slopes = [int(q) for q in qualities], [float(v) for v in slopes]
-        if len(self.qualities) < 2 or np.any(np.diff(self.qualities) <= 0) or min(self.slopes) <= 0:
-            raise ValueError(f"slopes need >= 2 ascending qualities and positive values: {qualities}, {slopes}")
-        self._log_q = np.log(self.qualities)
-        self._log_slope = np.log(self.slopes)
-        self._log_ref = float(np.interp(np.log(self.reference), self._log_q, self._log_slope))
-
-    def __call__(self, quality):
-        log_q = tf.math.log(tf.cast(quality, tf.float32))
-        log_slope = tf.fill(tf.shape(log_q), float(self._log_slope[0]))
-        for (x0, x1), (y0, y1) in zip(zip(self._log_q[:-1], self._log_q[1:]),
-                                      zip(self._log_slope[:-1], self._log_slope[1:])):
-            log_slope += float(y1 - y0) * tf.clip_by_value((log_q - float(x0)) / float(x1 - x0), 0.0, 1.0)
-        return self.weight * tf.exp(log_slope - self._log_ref)
-
-    def describe(self):
-        """The function as text, e.g. "0.02 x slope(q) / slope(15) (plain JPEG's, q 5..95)"."""
-        return (f"{self.weight:g} x slope(q) / slope({self.reference}) "
-                f"(plain JPEG's, q {self.qualities[0]}..{self.qualities[-1]})")
-
-
-def fit(patches, encoder, weight, reference, form="power"):
-    """Fit the rate weight per quality on uint8 training patches [N, h, w, 3] with ``encoder``'s plain JPEG.
-
-    ``form``: "power" (:class:`RateWeight`, the exponent fitted to the slopes) or "slope"
-    (:class:`SlopeRateWeight`, the slopes themselves).
+def fit(patches, encoder, weight, reference):
+    """Fit the exponent on uint8 training patches [N, h, w, 3] with ``encoder``'s plain JPEG.
 
     Returns:
-      (RateWeight or SlopeRateWeight, rows of :func:`plain_slopes`).
+      (RateWeight, rows of :func:`plain_slopes`).
     """
     rows = plain_slopes(patches, encoder)
-    qualities, slopes = [r["quality"] for r in rows], [r["slope"] for r in rows]
-    if form == "slope":
-        return SlopeRateWeight(weight, reference, qualities, slopes), rows
-    exponent = np.polyfit(np.log(qualities), np.log(slopes), 1)[0]
+    exponent = np.polyfit(np.log([r["quality"] for r in rows]), np.log([r["slope"] for r in rows]), 1)[0]
     return RateWeight(weight, reference, exponent), rows

@@ -96,15 +96,12 @@ class StageTrainer:
         chosen by the seed; written to the run's rate_weight.json."""
         cfg = self.config
         pick = np.random.default_rng(cfg["seed"]).permutation(len(self.train_patches))[:256]
-        form = cfg["rate_weight_form"]
         weight, rows = rate_weights.fit(self.train_patches[np.sort(pick)], cfg["encoder"], cfg["rate_weight"],
-                                        cfg["quality"], form)
-        written = {"function": weight.describe(), "form": form, "weight": weight.weight,
-                   "reference": weight.reference, "encoder": cfg["encoder"], "patches": int(len(pick)),
-                   "plain_slopes": rows}
-        if form == "power":
-            written["exponent"] = weight.exponent
-        write_json(os.path.join(self.out, "rate_weight.json"), written)
+                                        cfg["quality"])
+        write_json(os.path.join(self.out, "rate_weight.json"),
+                   {"function": weight.describe(), "weight": weight.weight, "reference": weight.reference,
+                    "exponent": weight.exponent, "encoder": cfg["encoder"], "patches": int(len(pick)),
+                    "plain_slopes": rows})
         print(f"Rate weight per quality: {weight.describe()} (plain {cfg['encoder']}'s slope on "
               f"{len(pick)} training patches; {self.out}/rate_weight.json)")
         return weight
