@@ -90,6 +90,22 @@ def _stem(path):
     return os.path.splitext(os.path.basename(path))[0]
 
 
+def matching_images(folder, paths):
+    """The image in ``folder`` of each of ``paths``' file stems, in the same order (any image suffix).
+
+    E.g. the per-image optima of ``edit-optimum --save-images`` for the training images.
+    Raises UserError naming the stems that have no image there (or more than one).
+    """
+    by_stem = {}
+    for path in find_images(folder):
+        by_stem.setdefault(_stem(path), []).append(path)
+    missing = [_stem(p) for p in paths if len(by_stem.get(_stem(p), ())) != 1]
+    if missing:
+        raise UserError(f"{folder!r} needs exactly one image named like each training image; "
+                        f"none or several for: {', '.join(missing)}")
+    return [by_stem[_stem(p)][0] for p in paths]
+
+
 def split_images(paths, test=KODAK_TEST):
     """Split image paths into (train, test) lists.
 

@@ -87,3 +87,30 @@ def test_images_and_every_choose_the_folder_and_losses_place_each_row(tmp_path, 
     assert "share of the first optimum's gain" in (out / "edit_optimum.md").read_text()
     assert cli.main(["edit-optimum", "--quality", "30", "--every", "2", "--data-dir", str(tiny_data_dir)]) == 2
     assert "--every needs --images" in capsys.readouterr().err
+
+
+def test_save_images_writes_each_optimum_as_the_png_that_was_judged(tmp_path, tiny_data_dir):
+    """--save-images: one lossless PNG per test image, the same size, whose real JPEG at Q has the row's bpp."""
+    import numpy as np
+
+    from tfjpegnet.jpeg import codec
+
+    out, saved = tmp_path / "out", tmp_path / "optima"
+    assert cli.main(["edit-optimum", "--quality", "30", "--steps", "5", "--data-dir", str(tiny_data_dir),
+                     "--rate-weight", "0.5", "--out", str(out), "--save-images", str(saved)]) == 0
+    assert sorted(p.name for p in saved.iterdir()) == ["img3.png", "img4.png", "img5.png"]
+    row = json.loads((out / "edit_optimum.json").read_text())["models"][0]
+    bits = []
+    for path in sorted(saved.iterdir()):
+        edited, original = codec.read_image(str(path)), codec.read_image(str(tiny_data_dir / path.name))
+        assert edited.shape == original.shape and not np.array_equal(edited, original)
+        bits.append(8 * codec.jpeg_roundtrip(edited, 30)[1] / (edited.shape[0] * edited.shape[1]))
+    assert row["bpp"] == pytest.approx(np.mean(bits), rel=1e-6)
+
+
+def test_save_images_needs_one_objective(tmp_path, tiny_data_dir, capsys):
+    saved = tmp_path / "optima"
+    assert cli.main(["edit-optimum", "--quality", "30", "--data-dir", str(tiny_data_dir),
+                     "--rate-weight", "0", "0.02", "--save-images", str(saved)]) == 2
+    assert "one --rate-weight and one --ssim-weight" in capsys.readouterr().err
+    assert not saved.exists()

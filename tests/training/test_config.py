@@ -75,6 +75,20 @@ def test_removed_and_unknown_distortion_terms_are_refused(distortion, message):
 
 
 @pytest.mark.parametrize("flags, message", [
+    ({"distortion": "proximity+teacher", "teacher": "t.keras", "teacher_images": "optima"}, "give one"),
+    ({"distortion": "proximity", "teacher_images": "optima"}, "go together"),
+    ({"distortion": "proximity+teacher"}, "go together"),
+    ({"distortion": "proximity+teacher", "teacher_images": "optima", "qualities": "5-95", "arch": "light"},
+     "leave out --qualities"),
+])
+def test_teacher_images_are_checked_against_the_teacher_term(flags, message):
+    with pytest.raises(UserError, match=message):
+        config.resolve_config({"proxy": "analytic", **flags})
+    assert config.resolve_config({"proxy": "analytic", "distortion": "proximity+teacher",
+                                  "teacher_images": "optima"})["teacher_images"] == "optima"
+
+
+@pytest.mark.parametrize("flags, message", [
     ({"distortion_above": "80:teacher", "teacher": "t.keras"}, "needs --qualities"),
     ({"qualities": "5-95", "arch": "light", "distortion_above": "80"}, "Q:TERMS"),
     ({"qualities": "5-95", "arch": "light", "distortion_above": "100:proximity"}, "Q:TERMS"),

@@ -92,6 +92,18 @@ def test_teacher_term_is_the_distance_to_the_teachers_edit(x, tmp_path):
     assert float(weighted(x, x)[0]) == pytest.approx(30 * expected, rel=1e-4)
 
 
+def test_teacher_term_with_teacher_images_is_the_distance_to_each_examples_given_target(x):
+    """teacher_images: the term pulls each example to the target it comes with; no target is a clear error."""
+    loss = objective("teacher", teacher_images="optima", teacher_weight=4.0)
+    target = color.rgb_to_ycrcb(tf.clip_by_value(color.ycrcb_to_rgb(x) + 0.05, 0.0, 1.0))
+    assert float(loss(x, target, target=target)[0]) == pytest.approx(0.0, abs=1e-9)
+    expected = np.mean((color.ycrcb_to_rgb(x).numpy() - color.ycrcb_to_rgb(target).numpy()) ** 2)
+    assert expected > 1e-3
+    assert float(loss(x, x, target=target)[0]) == pytest.approx(4 * expected, rel=1e-4)
+    with pytest.raises(ValueError, match="target"):
+        loss(x, x)
+
+
 def test_a_quality_per_example_is_each_examples_loss_at_its_quality_and_weight(kodak_dir):
     """A net for every quality: each example's loss is the one-quality loss at its quality, with its rate weight."""
     from tfjpegnet.training.rate_weights import RateWeight

@@ -10,6 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import cv2
 import keras
 import numpy as np
 import pytest
@@ -198,3 +199,45 @@ def test_two_worker_processes_train_like_one_process_with_the_same_global_batch(
     for other in history[1:]:
         assert [(r["stage"], r["network"]) for r in other] == [(r["stage"], r["network"]) for r in history[0]]
         np.testing.assert_allclose([r["loss"] for r in other], [r["loss"] for r in history[0]], rtol=1e-5)
+
+
+def brightened_copies(data_dir, folder, skip=()):
+    """Each image of ``data_dir`` (but ``skip``) 20 levels brighter, as the same-named PNG in ``folder``."""
+    folder.mkdir()
+    for path in sorted(data_dir.iterdir()):
+        if path.name not in skip:
+            bgr = cv2.imread(os.fspath(path)).astype(np.int16) + 20
+            cv2.imwrite(os.fspath(folder / path.name), np.clip(bgr, 0, 255).astype(np.uint8))
+    return folder
+
+
+def test_teacher_images_give_each_input_its_namesakes_patch_and_training_pulls_the_edit_there(
+        tmp_path, tiny_data_dir):
+    """--teacher-images: the targets are cut and flipped with the inputs, and teacher-only steps move the edit
+    towards them."""
+    teachers = brightened_copies(tiny_data_dir, tmp_path / "teachers")
+    trainer = StageTrainer(smoke_config(tmp_path, tiny_data_dir, "--proxy", "analytic", "--distortion", "teacher",
+                                        "--teacher-images", os.fspath(teachers), "--lr-modify", "1e-3"))
+    inputs, targets = trainer.modify_inputs, trainer.modify_targets
+    np.testing.assert_array_equal(targets, np.clip(inputs.astype(np.int16) + 20, 0, 255))
+    x = tf.constant(inputs[:16], tf.float32) / 255.0
+    goal = tf.constant(targets[:16], tf.float32) / 255.0
+
+    def distance():
+        from tfjpegnet.jpeg import color
+        edited = color.ycrcb_to_rgb(trainer.modify_net(color.rgb_to_ycrcb(x)))
+        return float(tf.reduce_mean(tf.square(edited - goal)))
+
+    before = distance()
+    step = trainer.modify_step_fn(trainer.optimizers[1, MODIFY_PHASE])
+    for batch in batches((inputs, targets), 8, seed=0).repeat(3).take(10):
+        assert np.isfinite(float(step(*batch)))
+    assert distance() < 0.8 * before
+
+
+def test_teacher_images_missing_one_training_image_are_refused(tmp_path, tiny_data_dir):
+    from tfjpegnet.errors import UserError
+    teachers = brightened_copies(tiny_data_dir, tmp_path / "teachers", skip=("img2.png",))
+    with pytest.raises(UserError, match="img2"):
+        StageTrainer(smoke_config(tmp_path, tiny_data_dir, "--proxy", "analytic", "--distortion", "teacher",
+                                  "--teacher-images", os.fspath(teachers)))

@@ -45,3 +45,10 @@ def existing_file(text):
     if not os.path.isfile(text):
         raise argparse.ArgumentTypeError(f"no such file: {text!r}")
     return text
+
+
+def existing_dir(text):
+    """argparse ``type=`` for the path of a directory that must exist (str), with a clear message otherwise."""
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"no such directory: {text!r}")
+    return text

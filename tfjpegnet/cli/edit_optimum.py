@@ -48,6 +48,9 @@ def add_arguments(parser):
                              "against OpenCV's default; the objective uses mozjpeg's proxy for mozjpeg*, "
                              "else OpenCV's")
     parser.add_argument("--out", help="also write edit_optimum.json and .md to this directory")
+    parser.add_argument("--save-images", metavar="DIR",
+                        help="also write each optimised image as DIR/<name>.png (one rate and one SSIM weight "
+                             "only), e.g. as the targets of train --teacher-images")
 
 
 def run(args):
@@ -67,11 +70,15 @@ def run(args):
     proxy_encoder = "mozjpeg" if args.encoder.startswith("mozjpeg") else "opencv"
     configs = [edit_optimum.objective_config(args.quality, args.distortion, rate_weight, ssim_weight, proxy_encoder)
                for rate_weight in args.rate_weight for ssim_weight in args.ssim_weight]
+    if args.save_images and len(configs) != 1:
+        raise UserError("--save-images writes one optimum per image: give one --rate-weight and one --ssim-weight")
     images = image_sets.load(args)
 
     bar = keras.utils.Progbar(args.steps * len(images) * len(configs), unit_name="step", stateful_metrics=["loss"])
     optima = edit_optimum.optimise_all(images, configs, args.steps, args.lr, args.grid_shift,
                                        progress=lambda loss: bar.add(1, [("loss", loss)]))
+    if args.save_images:
+        edit_optimum.save_images(optima[0][1], args.save_images)
     print("Plain JPEG's reference curve (Q = 1..100):")
     curve_bar = keras.utils.Progbar(100, unit_name="quality")
     curve = operating_point.reference_curve(images, progress=lambda: curve_bar.add(1), encoder=args.encoder)

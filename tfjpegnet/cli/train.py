@@ -98,6 +98,9 @@ def add_arguments(parser):
     flag("--ssim-weight", "weight of the (1 - SSIM) term", type=argtypes.nonneg_float)
     flag("--teacher", "a .keras Modify-Net whose edit the 'teacher' distortion term imitates (distillation)",
          type=argtypes.existing_file)
+    flag("--teacher-images", "a folder holding, for each training image, the 'teacher' term's target image "
+         "of the same name and size (e.g. edit-optimum --save-images of the training images); instead of "
+         "--teacher", type=argtypes.existing_dir)
     flag("--precision", "compute precision", choices=("mixed_bfloat16", "float32"))
     flag("--strategy", "tf.distribute strategy (multiworker reads TF_CONFIG)", choices=STRATEGIES)
     flag("--checkpoint-every", "also checkpoint every N steps inside an epoch", type=argtypes.positive_int)

@@ -14,11 +14,15 @@ that cannot see the grid would: what is lost then is what only a grid-aware edit
 The command around it is :mod:`tfjpegnet.cli.edit_optimum`.
 """
 
+import os
+
+import cv2
 import numpy as np
 import tensorflow as tf
 
 from tfjpegnet import models, pixels
 from tfjpegnet.errors import UserError
+from tfjpegnet.files import write_bytes
 from tfjpegnet.evaluation import operating_point
 from tfjpegnet.jpeg import color
 from tfjpegnet.training.config import DISTORTIONS as TRAINING_DISTORTIONS
@@ -139,6 +143,21 @@ def optimise_all(images, configs, steps, lr, shift=0, progress=None):
             losses[name] = [trace[0], trace[-1]]
         optima.append((config, edited, losses))
     return optima
+
+
+def save_images(edited, folder):
+    """Write each optimised image of one optimum as ``folder/<name>.png`` (lossless, atomically).
+
+    Args:
+      edited: dict name -> uint8 [1, H, W, 3] RGB (an :func:`optimise_all` entry's images); a
+        name's extension is replaced by .png.
+      folder: output directory (created).
+    """
+    for name, rgb in edited.items():
+        ok, png = cv2.imencode(".png", cv2.cvtColor(rgb[0], cv2.COLOR_RGB2BGR))
+        if not ok:
+            raise UserError(f"could not encode the optimum of {name} as PNG")
+        write_bytes(os.path.join(folder, os.path.splitext(name)[0] + ".png"), png.tobytes())
 
 
 def judge_all(images, optima, quality, curve, shift=0, model_paths=(), progress=None, encoder="opencv",

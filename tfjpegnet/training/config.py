@@ -44,6 +44,7 @@ DEFAULTS = {
     "rate_weight": 0.0,           # weight of the estimated bits per pixel (analytic proxy)
     "ssim_weight": 0.01,          # weight of each (1 - SSIM) term
     "teacher": None,              # .keras Modify-Net whose edit the "teacher" term imitates (distillation)
+    "teacher_images": None,       # or a folder of the "teacher" term's target image per training image
     "teacher_weight": 1.0,        # weight of the "teacher" term
     "distortion_above": None,     # with "qualities": "Q:TERMS", examples of quality > Q use TERMS instead
     # The schedule.
@@ -213,8 +214,14 @@ def resolve_config(flags):
     above = parse_distortion_above(config["distortion_above"])
     if above and not config["qualities"]:
         raise UserError("--distortion-above needs --qualities: it judges each example by its own quality")
-    if ("teacher" in terms + (above[1] if above else ())) != bool(config["teacher"]):
-        raise UserError("the 'teacher' distortion term and --teacher go together: the term imitates that model's edit")
+    if config["teacher"] and config["teacher_images"]:
+        raise UserError("--teacher and --teacher-images are two kinds of target: give one")
+    if ("teacher" in terms + (above[1] if above else ())) != bool(config["teacher"] or config["teacher_images"]):
+        raise UserError("the 'teacher' distortion term and --teacher (or --teacher-images) go together: "
+                        "the term imitates that model's edit or those images")
+    if config["teacher_images"] and config["qualities"]:
+        raise UserError("--teacher-images holds one target per training image, for one quality: "
+                        "leave out --qualities")
     return config
 
 

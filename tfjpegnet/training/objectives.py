@@ -27,7 +27,9 @@ al. 2021 ("Better Compression with Deep Pre-Editing"):
   "pre-compensate" its own quantisation;
 - ``teacher``: ``teacher_weight`` x MSE(edited, teacher's edit), RGB in [0, 1], where the teacher is another,
   frozen Modify-Net (``config["teacher"]``, a .keras path): distillation, e.g. the first
-  epochs of a light net from the paper-size model (docs/training.md).
+  epochs of a light net from the paper-size model (docs/training.md); or, with
+  ``config["teacher_images"]``, fixed target images given with each example (the ``target``
+  argument), e.g. per-image optima of the same loss (``edit-optimum --save-images``).
 
 A net for every quality may judge the examples above one quality by other terms
 (``distortion_above`` "Q:TERMS", ``--distortion-above``): each example's distortion is that
@@ -76,7 +78,7 @@ class ModifyObjective:
 
     ``config`` (a dict, e.g. a run's configuration) supplies ``proxy``, ``quality``,
     ``distortion``, ``rate_weight``, ``ssim_weight`` and optionally ``teacher``, ``teacher_weight`` (default 1),
-    ``distortion_above`` and ``encoder`` ("opencv", the
+    ``teacher_images``, ``distortion_above`` and ``encoder`` ("opencv", the
     default, or "mozjpeg": the proxy's tables, trellis model and rate constants). Keys of removed options
     (``contrast_weight``, ``rounding``, ``rate_gradient``, ``train_only_branch``) may be
     absent; if present they must hold the one value still implemented (UserError
@@ -91,6 +93,9 @@ class ModifyObjective:
     for every quality), each example goes through the proxy and the rate estimate at its own
     quality, with the rate weight ``rate_weight_of(quality)`` (float32 [batch], e.g. a
     :class:`tfjpegnet.training.rate_weights.RateWeight`) instead of ``rate_weight``.
+
+    With ``teacher_images`` the call needs ``target``, float32 YCrCb [batch, h, w, 3] in [0, 1]:
+    the edit the ``teacher`` term pulls each example towards.
     """
 
     def __init__(self, config, jpeg_net=None, rate_weight_of=None):
@@ -109,11 +114,12 @@ class ModifyObjective:
         self.rate_weight_of = rate_weight_of
         self.teacher = None
         self.teacher_weight = config.get("teacher_weight", 1.0)
-        if "teacher" in self.terms or (self.above and "teacher" in self.above[1]):
+        uses_teacher = "teacher" in self.terms or (self.above and "teacher" in self.above[1])
+        if uses_teacher and not config.get("teacher_images"):
             self.teacher = keras.models.load_model(config["teacher"], compile=False)
             self.teacher.trainable = False
 
-    def __call__(self, x, edited, quality=None):
+    def __call__(self, x, edited, quality=None, target=None):
         if not self.analytic:
             return self.jpegnet_loss(x, edited)
         if quality is None:
@@ -122,22 +128,22 @@ class ModifyObjective:
             zone, rate_weight = proxy.coefficient_zone(quality, self.encoder), self.rate_weight_of(quality)
         original = color.ycrcb_to_rgb(x)
         edited_rgb = color.ycrcb_to_rgb(edited)
-        loss = self._distortion(self.terms, x, edited, edited_rgb, original, quality)
+        loss = self._distortion(self.terms, x, edited, edited_rgb, original, quality, target)
         if self.above:
             threshold, terms = self.above
             loss = tf.where(quality > threshold,
-                            self._distortion(terms, x, edited, edited_rgb, original, quality), loss)
+                            self._distortion(terms, x, edited, edited_rgb, original, quality, target), loss)
         if self.rate_weight:
             coefficients = proxy.encode(edited_rgb, quality, rounding="none", encoder=self.encoder)
             height, width = tf.shape(x)[1], tf.shape(x)[2]
             loss += rate_weight * rate.bits_per_pixel(coefficients, height, width, self.encoder, zone)
         return loss
 
-    def _distortion(self, terms, x, edited, edited_rgb, original, quality):
+    def _distortion(self, terms, x, edited, edited_rgb, original, quality, target=None):
         """The sum of distortion ``terms`` (a tuple of DISTORTIONS) per example, float32 [batch].
 
         x, edited: float32 YCrCb [batch, h, w, 3]; edited_rgb, original: the same as RGB;
-        quality: an int or int32 [batch], as in :meth:`__call__`.
+        quality: an int or int32 [batch], and target: None or YCrCb like x, as in :meth:`__call__`.
         """
         loss = tf.zeros(tf.shape(x)[:1])
 
@@ -164,9 +170,13 @@ class ModifyObjective:
                 if term in terms:
                     loss += _with_chroma_gradient(measure(shown), measure(anchor))
         if "teacher" in terms:
-            inputs = models.with_quality(x, quality) if models.is_conditioned(self.teacher) else x
-            target = color.ycrcb_to_rgb(tf.cast(self.teacher(inputs, training=False), tf.float32))
-            loss += self.teacher_weight * tf.reduce_mean(tf.square(edited_rgb - target), axis=[1, 2, 3])
+            if self.teacher is not None:
+                inputs = models.with_quality(x, quality) if models.is_conditioned(self.teacher) else x
+                target = tf.cast(self.teacher(inputs, training=False), tf.float32)
+            elif target is None:
+                raise ValueError("the 'teacher' term with teacher_images needs each example's target")
+            loss += self.teacher_weight * tf.reduce_mean(tf.square(edited_rgb - color.ycrcb_to_rgb(target)),
+                                                         axis=[1, 2, 3])
         return loss
 
     def jpegnet_loss(self, x, edited):

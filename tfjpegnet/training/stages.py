@@ -27,6 +27,7 @@ import keras
 import numpy as np
 
 from tfjpegnet import datasets, models
+from tfjpegnet.errors import UserError
 from tfjpegnet.files import atomic_path, write_json
 from tfjpegnet.training import config as run_config
 from tfjpegnet.training import loop, patches, rate_weights, steps, validation
@@ -53,8 +54,10 @@ class StageTrainer:
         keras.mixed_precision.set_global_policy(config["precision"])
         keras.utils.set_random_seed(config["seed"])
         self.strategy = steps.make_strategy(config["strategy"])
-        self.train_patches = _training_patches(config)
+        self.train_patches, targets = _training_patches(config)
         self.modify_inputs = patches.inversion_extension(self.train_patches)
+        # With teacher images: the teacher term's target of each input, flipped alike.
+        self.modify_targets = None if targets is None else patches.inversion_extension(targets)
         self.qualities = run_config.parse_quality_range(config["qualities"]) if config["qualities"] else None
         self.rate_weight_of = self._fit_rate_weight() if self.qualities else None
         test_patches = datasets.load_patches(config["test_images"], config["patch_size"])
@@ -124,7 +127,7 @@ class StageTrainer:
     def modify_step_fn(self, optimizer):
         """The distributed Modify-Net step with ``optimizer`` (see :func:`steps.modify_step_fn`)."""
         return steps.modify_step_fn(self.strategy, self.modify_net, self.objective, optimizer,
-                                    self.config["batch_modify"])
+                                    self.config["batch_modify"], with_targets=self.modify_targets is not None)
 
     # ----- data of each phase ------------------------------------------------------------------
     def jpeg_phase_arrays(self, stage):
@@ -157,7 +160,8 @@ class StageTrainer:
             step = self.jpeg_step_fn(self.optimizers[stage, phase])
             validate = functools.partial(self.validation.jpeg_net, self.jpeg_net)
         else:
-            arrays = (self.modify_inputs,)
+            arrays = (self.modify_inputs,) if self.modify_targets is None else (self.modify_inputs,
+                                                                                 self.modify_targets)
             batch, epochs = cfg["batch_modify"], cfg["epochs_modify"]
             step = self.modify_step_fn(self.optimizers[stage, phase])
             validate = self._validate_modify_net
@@ -241,11 +245,23 @@ class StageTrainer:
 
 
 def _training_patches(config):
-    """The run's training patches, uint8 RGB [N, s, s, 3], of its training images after ``downscale``:
-    all, or ``max_patches`` of them chosen by the seed."""
-    train = datasets.load_patches(config["train_images"], config["patch_size"],
-                                  datasets.parse_downscale(config.get("downscale")))
+    """The run's training patches of its training images after ``downscale``: all, or ``max_patches``
+    of them chosen by the seed.
+
+    Returns (patches, targets): uint8 RGB [N, s, s, 3], and with ``teacher_images`` the same cut of
+    each training image's namesake there (the teacher term's targets, same shape), else None.
+    """
+    size, spec = config["patch_size"], datasets.parse_downscale(config.get("downscale"))
+    train = datasets.load_patches(config["train_images"], size, spec)
+    targets = None
+    if config.get("teacher_images"):
+        targets = datasets.load_patches(datasets.matching_images(config["teacher_images"], config["train_images"]),
+                                        size, spec)
+        if targets.shape != train.shape:
+            raise UserError(f"the images in {config['teacher_images']!r} must have the sizes of the training "
+                            f"images ({len(targets)} patches against {len(train)})")
     if config["max_patches"]:
-        keep = np.random.default_rng(config["seed"]).permutation(len(train))[:config["max_patches"]]
-        train = train[np.sort(keep)]
-    return train
+        keep = np.sort(np.random.default_rng(config["seed"]).permutation(len(train))[:config["max_patches"]])
+        train = train[keep]
+        targets = None if targets is None else targets[keep]
+    return train, targets

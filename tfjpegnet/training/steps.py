@@ -94,24 +94,28 @@ def jpeg_step_fn(strategy, jpeg_net, optimizer, global_batch):
     return distributed(strategy, step)
 
 
-def modify_step_fn(strategy, modify_net, objective, optimizer, global_batch):
-    """A distributed tf.function: one Modify-Net update on a YCrCb batch x (and its qualities).
+def modify_step_fn(strategy, modify_net, objective, optimizer, global_batch, with_targets=False):
+    """A distributed tf.function: one Modify-Net update on a YCrCb batch x (and its targets, qualities).
 
-    x: float32 [batch, h, w, 3] in [0, 1]; for a quality-conditioned Modify-Net
-    (:func:`tfjpegnet.models.is_conditioned`) also quality, int32 [batch]: the net sees x with
-    the quality plane and the loss is ``objective(x, edited, quality)``. Loss per example = ``objective(x, edited)``
-    (paper: MSE between JPEG-Net(blocks(Modify-Net(x))) reassembled and x), averaged over
-    the global batch ``global_batch``. Gradients are taken and applied for Modify-Net's
-    variables only: JPEG-Net (inside the objective) runs with training=False and never
-    changes. Returns the mean loss (float32 scalar).
+    x: float32 [batch, h, w, 3] in [0, 1]; with ``with_targets`` then target, the same shape and
+    range: the teacher term's target edit of each example (``objective(x, edited, target=target)``);
+    for a quality-conditioned Modify-Net (:func:`tfjpegnet.models.is_conditioned`) last quality,
+    int32 [batch]: the net sees x with the quality plane and the loss is ``objective(x, edited,
+    quality)``. Loss per example = ``objective(x, edited)`` (paper: MSE between
+    JPEG-Net(blocks(Modify-Net(x))) reassembled and x), averaged over the global batch
+    ``global_batch``. Gradients are taken and applied for Modify-Net's variables only: JPEG-Net
+    (inside the objective) runs with training=False and never changes. Returns the mean loss
+    (float32 scalar).
     """
     conditioned = models.is_conditioned(modify_net)
 
-    def step(x, quality=None):
+    def step(x, *rest):
+        target = rest[0] if with_targets else None
+        quality = rest[-1] if conditioned else None
         with tf.GradientTape() as tape:
             inputs = models.with_quality(x, quality) if conditioned else x
             edited = tf.cast(modify_net(inputs, training=True), tf.float32)
-            per_example = objective(x, edited, quality) if conditioned else objective(x, edited)
+            per_example = objective(x, edited, quality, target=target)
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
         variables = modify_net.trainable_variables
         grads = tape.gradient(loss, variables)
